@@ -1,0 +1,597 @@
+"""The engine: deploy diagrams, start instances, work tasks, fire timers.
+
+Every public operation is one database transaction that changes the workflow document,
+the relational rows derived from it (open human tasks, waiting timers) and the event trail
+together, or nothing at all. Concurrent changes to one instance are detected with the
+instance's ``lock_version``: the loser gets ``Conflict`` and its transaction is rolled back.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Callable
+from uuid import UUID
+
+import jsonschema
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import clock
+from .codec import StateCodec
+from .diagram import Diagram, build_specs, check_diagram
+from .errors import Conflict, EngineError, Forbidden, InvalidForm, NotFound, Problem, ScriptFailed
+from .models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
+from .sandbox import SandboxScriptEngine, SandboxViolation
+
+SYSTEM = "system"
+RESERVED_DATA_KEYS = {"typename"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user name and the roles that user holds. The engine knows no more of users."""
+    username: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(SYSTEM, frozenset())
+
+
+@dataclass
+class LoadedVersion:
+    """A version's parsed specs, built once per process and shared by its instances."""
+    id: int
+    process_key: str
+    number: int
+    spec: Any
+    subprocess_specs: dict
+    user_tasks: dict
+    forms: dict
+    has_timers: bool
+
+
+def _aware(value) -> datetime | None:
+    """Interpret a due date a script produced: datetime, date or ISO string; naive means UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time(23, 59, 59))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; the engine stores and compares UTC throughout."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def default_script_functions() -> dict[str, Callable]:
+    return {
+        "now": clock.now,
+        "datetime": datetime,
+        "date": date,
+        "timedelta": timedelta,
+        "timezone": timezone,
+    }
+
+
+class _WorkflowCache:
+    """Recently used workflows keyed by (instance id, lock_version).
+
+    A cached workflow is taken out while an operation uses it, so two threads never share
+    one object; it goes back only after its new state was committed.
+    """
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._items: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, instance_id: int, lock_version: int):
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        if item and item[0] == lock_version:
+            return item[1]
+        return None
+
+    def put(self, instance_id: int, lock_version: int, workflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (lock_version, workflow)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class Engine:
+    def __init__(self, session: Session, script_functions: dict[str, Callable] | None = None,
+                 cache_size: int = 512):
+        self.session = session
+        functions = default_script_functions()
+        functions.update(script_functions or {})
+        self.script_engine = SandboxScriptEngine(functions)
+        self.codec = StateCodec()
+        self._versions: dict[int, LoadedVersion] = {}
+        self._workflows = _WorkflowCache(cache_size)
+
+    # ------------------------------------------------------------------ transactions
+    def _commit(self) -> None:
+        try:
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+
+    def _event(self, kind: str, actor: Actor | str, instance_id=None, task_id=None, version_id=None, **detail):
+        self.session.add(EngineEvent(
+            at=clock.now(), actor=actor if isinstance(actor, str) else actor.username, kind=kind,
+            instance_id=instance_id, task_id=task_id, version_id=version_id, detail=detail))
+
+    def _record_error(self, actor: Actor, instance_id, task_id, err: Exception) -> None:
+        """Errors are recorded in a transaction of their own, after the failed one was rolled back."""
+        self.session.rollback()
+        self._event("error", actor, instance_id=instance_id, task_id=task_id, message=str(err),
+                    element_id=getattr(err, "element_id", None))
+        self._commit()
+
+    # ------------------------------------------------------------------ versions
+    def deploy(self, model_key: str, xml: bytes | str, forms: dict[str, dict] | None, actor: Actor,
+               name: str | None = None, comment: str | None = None, known_roles: set[str] | None = None
+               ) -> ProcessVersion:
+        """Check a diagram and store it as the model's next immutable version.
+
+        Deploying content identical to an existing version of the model returns that version.
+        """
+        diagram = check_diagram(xml, forms, known_roles=known_roles, resolve_process=self._deployed_process_xml,
+                                filename=f"{model_key}.bpmn")
+        model = self.session.scalar(select(ProcessModel).where(ProcessModel.key == model_key))
+        if model is None:
+            model = ProcessModel(key=model_key, name=name or diagram.name, created_at=clock.now())
+            self.session.add(model)
+            self.session.flush()
+        existing = self.session.scalar(select(ProcessVersion).where(
+            ProcessVersion.model_id == model.id, ProcessVersion.content_hash == diagram.content_hash))
+        if existing is not None:
+            self.session.rollback() if not self.session.new else None
+            return existing
+        number = (max((v.number for v in model.versions), default=0)) + 1
+        version = self._store_version(model, number, diagram, actor, comment)
+        self._event("version_deployed", actor, version_id=version.id, model=model_key, number=number,
+                    content_hash=diagram.content_hash, comment=comment)
+        self._commit()
+        return version
+
+    def _store_version(self, model: ProcessModel, number: int, diagram: Diagram, actor: Actor, comment):
+        version = ProcessVersion(
+            model_id=model.id, number=number, process_id=diagram.process_id, content_hash=diagram.content_hash,
+            bpmn_xml=diagram.xml.decode("utf-8"), forms=diagram.forms,
+            called_processes={k: v.decode("utf-8") for k, v in diagram.called_processes.items()},
+            lanes=diagram.lanes, user_tasks={k: vars(v) for k, v in diagram.user_tasks.items()},
+            comment=comment, created_by=actor.username, created_at=clock.now())
+        self.session.add(version)
+        self.session.flush()
+        return version
+
+    def _deployed_process_xml(self, process_id: str) -> bytes | None:
+        version = self.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                                      .order_by(ProcessVersion.id.desc()).limit(1))
+        return version.bpmn_xml.encode("utf-8") if version else None
+
+    def latest_version(self, model_key: str) -> ProcessVersion:
+        version = self.session.scalar(
+            select(ProcessVersion).join(ProcessModel).where(ProcessModel.key == model_key)
+            .order_by(ProcessVersion.number.desc()).limit(1))
+        if version is None:
+            raise NotFound(f"process model '{model_key}' has no deployed version")
+        return version
+
+    def loaded_version(self, version_id: int) -> LoadedVersion:
+        loaded = self._versions.get(version_id)
+        if loaded is None:
+            row = self.session.get(ProcessVersion, version_id)
+            if row is None:
+                raise NotFound(f"process version {version_id} does not exist")
+            called = {k: v.encode("utf-8") for k, v in (row.called_processes or {}).items()}
+            spec, subprocess_specs = build_specs(row.bpmn_xml.encode("utf-8"), row.process_id, called)
+            has_timers = any(
+                isinstance(getattr(ts, "event_definition", None), TimerEventDefinition)
+                for s in [spec, *subprocess_specs.values()] for ts in s.task_specs.values())
+            loaded = LoadedVersion(row.id, row.model.key, row.number, spec, subprocess_specs,
+                                   row.user_tasks or {}, row.forms or {}, has_timers)
+            self._versions[version_id] = loaded
+        return loaded
+
+    # ------------------------------------------------------------------ instances
+    def start(self, model_key: str, actor: Actor, data: dict | None = None, business_key: str | None = None,
+              version_id: int | None = None) -> ProcessInstance:
+        _check_data_keys(data or {})
+        version_row = self.session.get(ProcessVersion, version_id) if version_id else self.latest_version(model_key)
+        if version_row is None:
+            raise NotFound(f"process version {version_id} does not exist")
+        version = self.loaded_version(version_row.id)
+        workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
+        # Start data goes on the start task, so every later task inherits it.
+        workflow.get_next_task(state=TaskState.READY).set_data(**(data or {}))
+        now = clock.now()
+        instance = ProcessInstance(version_id=version.id, business_key=business_key, status="running",
+                                   state=b"", lock_version=1, started_by=actor.username, started_at=now,
+                                   updated_at=now)
+        self.session.add(instance)
+        self.session.flush()
+        try:
+            self._run_engine_steps(workflow)
+        except EngineError as err:
+            self._record_error(actor, None, None, err)
+            raise
+        self._event("instance_started", actor, instance_id=instance.id, version_id=version.id,
+                    process=version.process_key, number=version.number, business_key=business_key)
+        self._save(instance, workflow, version, actor, existing_tasks={}, existing_timers=set(), new=True)
+        self._commit()
+        self._workflows.put(instance.id, instance.lock_version, workflow)
+        return instance
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str) -> ProcessInstance:
+        if not (reason or "").strip():
+            raise InvalidForm(Problem("a reason is required to cancel an instance", field="reason"))
+        instance = self._instance(instance_id)
+        if instance.status != "running":
+            raise Conflict(f"instance {instance_id} is already {instance.status}")
+        version = self.loaded_version(instance.version_id)
+        workflow = self._workflow(instance, version)
+        workflow.cancel()
+        now = clock.now()
+        self._write_state(instance, workflow, status="cancelled", ended_at=now, end_reason=reason.strip())
+        self.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance.id))
+        self.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+        self._event("instance_cancelled", actor, instance_id=instance.id, version_id=version.id, reason=reason.strip())
+        self._commit()
+        return instance
+
+    def _instance(self, instance_id: int) -> ProcessInstance:
+        instance = self.session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound(f"process instance {instance_id} does not exist")
+        return instance
+
+    def _workflow(self, instance: ProcessInstance, version: LoadedVersion):
+        workflow = self._workflows.take(instance.id, instance.lock_version)
+        if workflow is None:
+            workflow = self.codec.loads(instance.state, version.spec, version.subprocess_specs)
+            workflow.script_engine = self.script_engine  # never the default engine after a restore
+        return workflow
+
+    def workflow_data(self, instance_id: int) -> dict:
+        """The instance's current data (read-only use: case pages, PDFs)."""
+        instance = self._instance(instance_id)
+        version = self.loaded_version(instance.version_id)
+        workflow = self._workflow(instance, version)
+        self._workflows.put(instance.id, instance.lock_version, workflow)
+        return dict(workflow.data)
+
+    # ------------------------------------------------------------------ tasks
+    def task(self, task_id: str) -> HumanTask:
+        task = self.session.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist or is no longer open")
+        return task
+
+    def task_form(self, task_id: str) -> dict:
+        task = self.task(task_id)
+        version = self.loaded_version(task.instance.version_id)
+        info = version.user_tasks.get(task.bpmn_id, {})
+        return {
+            "schema": version.forms.get(task.form_key) if task.form_key else None,
+            "ui_schema": version.forms.get(info.get("ui_form")) if info.get("ui_form") else None,
+            "instructions": info.get("instructions"),
+        }
+
+    def _authorize(self, task: HumanTask, actor: Actor) -> None:
+        if task.assignee and task.assignee != actor.username:
+            raise Forbidden(f"task {task.id} is claimed by {task.assignee}")
+        if not task.assignee and task.role and task.role not in actor.roles:
+            raise Forbidden(f"task {task.id} is for role {task.role}, which {actor.username} does not hold")
+
+    def claim(self, task_id: str, actor: Actor) -> HumanTask:
+        task = self.task(task_id)
+        if task.assignee == actor.username:
+            return task
+        self._authorize(task, actor)
+        done = self.session.execute(
+            update(HumanTask).where(HumanTask.id == task_id, HumanTask.assignee.is_(None))
+            .values(assignee=actor.username, claimed_at=clock.now()))
+        if done.rowcount != 1:
+            self.session.rollback()
+            raise Conflict(f"task {task_id} was claimed by someone else")
+        self._event("task_claimed", actor, instance_id=task.instance_id, task_id=task_id)
+        self._commit()
+        return self.task(task_id)
+
+    def release(self, task_id: str, actor: Actor) -> HumanTask:
+        task = self.task(task_id)
+        if task.assignee != actor.username:
+            raise Forbidden(f"task {task_id} is not claimed by {actor.username}")
+        done = self.session.execute(
+            update(HumanTask).where(HumanTask.id == task_id, HumanTask.assignee == actor.username)
+            .values(assignee=None, claimed_at=None))
+        if done.rowcount != 1:
+            self.session.rollback()
+            raise Conflict(f"task {task_id} changed while releasing it")
+        self._event("task_released", actor, instance_id=task.instance_id, task_id=task_id)
+        self._commit()
+        return self.task(task_id)
+
+    def reassign(self, task_id: str, actor: Actor, to_user: str, reason: str) -> HumanTask:
+        """Hand a task to someone else (a supervisor's act; the caller checks that permission)."""
+        if not (reason or "").strip():
+            raise InvalidForm(Problem("a reason is required to reassign a task", field="reason"))
+        task = self.task(task_id)
+        previous = task.assignee
+        self.session.execute(update(HumanTask).where(HumanTask.id == task_id)
+                             .values(assignee=to_user, claimed_at=clock.now()))
+        self._event("task_reassigned", actor, instance_id=task.instance_id, task_id=task_id,
+                    previous=previous, assignee=to_user, reason=reason.strip())
+        self._commit()
+        return self.task(task_id)
+
+    def validate_form(self, task: HumanTask, data: dict, version: LoadedVersion) -> None:
+        problems = [Problem(f"'{key}' is a reserved name", field=key) for key in RESERVED_DATA_KEYS & set(data)]
+        schema = version.forms.get(task.form_key) if task.form_key else None
+        if schema is not None:
+            validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
+            for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+                path = "/".join(str(p) for p in err.absolute_path)
+                if err.validator == "required":
+                    missing = [name for name in err.validator_value if name not in (err.instance or {})]
+                    path = "/".join(filter(None, [path, missing[0] if missing else ""]))
+                problems.append(Problem(err.message, field=path or None))
+        if problems:
+            raise InvalidForm(problems)
+
+    def complete(self, task_id: str, actor: Actor, data: dict | None = None) -> ProcessInstance:
+        data = dict(data or {})
+        task_row = self.task(task_id)
+        self._authorize(task_row, actor)
+        instance = task_row.instance
+        version = self.loaded_version(instance.version_id)
+        self.validate_form(task_row, data, version)
+        workflow = self._workflow(instance, version)
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"task {task_id} is not ready (it was completed or cancelled)")
+        existing_tasks = self._open_tasks(instance.id)
+        existing_timers = self._timer_ids(instance.id, version)
+        try:
+            task.data.update(data)
+            task.run()
+            self._run_engine_steps(workflow)
+        except EngineError as err:
+            self._record_error(actor, instance.id, task_id, err)
+            raise
+        # Delete first: with two concurrent completions only one DELETE finds the row.
+        removed = self.session.execute(delete(HumanTask).where(HumanTask.id == task_id)).rowcount
+        if removed != 1:
+            self.session.rollback()
+            raise Conflict(f"task {task_id} was completed by someone else")
+        existing_tasks.pop(task_id, None)
+        self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
+                    name=task_row.name, data=_jsonable(data))
+        self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
+        self._commit()
+        self._workflows.put(instance.id, instance.lock_version, workflow)
+        return instance
+
+    # ------------------------------------------------------------------ timers
+    def due_timers(self, limit: int = 100, lock: bool = False) -> list[Timer]:
+        query = select(Timer).where(Timer.fire_at <= clock.now()).order_by(Timer.fire_at).limit(limit)
+        if lock and self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def fire_due_timers(self, batch: int = 50, max_batches: int | None = None) -> int:
+        """Fire every due timer once. Safe to run in several processes at the same time.
+
+        On PostgreSQL each batch locks its timer rows and instance rows with SKIP LOCKED, so
+        concurrent workers take disjoint work; elsewhere the optimistic lock decides.
+        """
+        actor = Actor.system()
+        fired = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
+            timers = self.due_timers(batch, lock=True)
+            if not timers:
+                self.session.rollback()
+                break
+            instance_ids = sorted({t.instance_id for t in timers})
+            if self.session.get_bind().dialect.name == "postgresql":
+                instance_ids = list(self.session.scalars(
+                    select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
+                    .with_for_update(skip_locked=True)))
+            done = [self._fire_instance_timers(instance_id, actor) for instance_id in instance_ids]
+            self._commit()
+            for count, instance_id, lock_version, workflow in done:
+                fired += count
+                if workflow is not None:  # cached only once its state is committed
+                    self._workflows.put(instance_id, lock_version, workflow)
+            if len(timers) < batch:
+                break
+        return fired
+
+    def _fire_instance_timers(self, instance_id: int, actor: Actor):
+        savepoint = self.session.begin_nested()
+        instance = self.session.get(ProcessInstance, instance_id)
+        try:
+            version = self.loaded_version(instance.version_id)
+            workflow = self._workflow(instance, version)
+            existing_tasks = self._open_tasks(instance.id)
+            existing_timers = self._timer_ids(instance.id, version)
+            workflow.refresh_timers()
+            self._run_engine_steps(workflow)
+            fired = [tid for tid in existing_timers
+                     if workflow.get_task_from_id(UUID(tid)) is None
+                     or workflow.get_task_from_id(UUID(tid)).state != TaskState.WAITING]
+            for tid in fired:
+                self._event("timer_fired", actor, instance_id=instance.id, task_id=tid)
+            self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
+            savepoint.commit()
+        except Conflict:
+            savepoint.rollback()
+            return 0, instance_id, None, None
+        except EngineError as err:
+            savepoint.rollback()
+            self._event("error", actor, instance_id=instance_id, message=str(err),
+                        element_id=getattr(err, "element_id", None))
+            # A timer whose script fails would fail again at once: push it back an hour.
+            self.session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.fire_at <= clock.now())
+                                 .values(fire_at=clock.now() + timedelta(hours=1)))
+            return 0, instance_id, None, None
+        return len(fired), instance_id, instance.lock_version, workflow
+
+    # ------------------------------------------------------------------ persistence
+    def _run_engine_steps(self, workflow) -> None:
+        try:
+            workflow.do_engine_steps()
+        except SandboxViolation as err:
+            raise ScriptFailed(str(err)) from err
+        except SpiffWorkflowException as err:
+            spec = getattr(err, "task_spec", None)
+            element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+            inner = getattr(err, "exception", None)
+            message = str(inner) if isinstance(inner, SandboxViolation) else str(err)
+            raise ScriptFailed(f"task {element}: {message}", element_id=element) from err
+        except Exception as err:  # a script raised something SpiffWorkflow did not wrap
+            raise ScriptFailed(f"{type(err).__name__}: {err}") from err
+
+    def _open_tasks(self, instance_id: int) -> dict[str, HumanTask]:
+        return {t.id: t for t in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id))}
+
+    def _timer_ids(self, instance_id: int, version: LoadedVersion) -> set[str]:
+        if not version.has_timers:
+            return set()
+        return set(self.session.scalars(select(Timer.id).where(Timer.instance_id == instance_id)))
+
+    def _write_state(self, instance: ProcessInstance, workflow, **values) -> None:
+        old = instance.lock_version
+        done = self.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance.id, ProcessInstance.lock_version == old)
+            .values(state=self.codec.dumps(workflow), lock_version=old + 1, updated_at=clock.now(), **values)
+            .execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            self.session.rollback()
+            raise Conflict(f"instance {instance.id} was changed by someone else; reload and try again")
+        self.session.expire(instance)
+        instance.__dict__["lock_version"] = old + 1  # keep the new version without a reload
+
+    def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: dict,
+              existing_timers: set, new: bool = False) -> None:
+        """Write the workflow and bring its task and timer rows in line with it."""
+        now = clock.now()
+        completed = workflow.is_completed()
+        values = {"status": "completed", "ended_at": now} if completed else {}
+        if new:
+            # A new row: its first state is written with the insert's version.
+            instance.state = self.codec.dumps(workflow)
+            for key, value in values.items():
+                setattr(instance, key, value)
+            self.session.flush()
+        else:
+            self._write_state(instance, workflow, **values)
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        gone = [tid for tid in existing_tasks if tid not in ready]
+        if gone:
+            self.session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+        for tid, task in ready.items():
+            if tid not in existing_tasks:
+                self._add_human_task(instance, task, version, now)
+        if version.has_timers:
+            waiting = self._waiting_timers(workflow)
+            stale = [tid for tid in existing_timers if tid not in waiting]
+            if stale:
+                self.session.execute(delete(Timer).where(Timer.id.in_(stale)))
+            for tid, (task, fire_at) in waiting.items():
+                if tid not in existing_timers:
+                    self.session.add(Timer(id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
+                                           name=task.task_spec.bpmn_name, fire_at=fire_at))
+        if completed:
+            self._event("instance_completed", actor, instance_id=instance.id, version_id=version.id)
+
+    def _add_human_task(self, instance, task, version: LoadedVersion, now) -> None:
+        spec = task.task_spec
+        info = version.user_tasks.get(spec.bpmn_id, {})
+        due_at = assignee = None
+        try:
+            if info.get("due_expression"):
+                due_at = _aware(self.script_engine.evaluate(task, info["due_expression"]))
+            if info.get("assignee_expression"):
+                assignee = self.script_engine.evaluate(task, info["assignee_expression"]) or None
+        except Exception as err:
+            raise ScriptFailed(f"task {spec.bpmn_id}: due date or assignee expression failed: {err}",
+                               element_id=spec.bpmn_id) from err
+        self.session.add(HumanTask(
+            id=str(task.id), instance_id=instance.id, bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+            lane=spec.lane, role=info.get("role"), assignee=assignee, form_key=info.get("form"), due_at=due_at,
+            business_key=instance.business_key, process_key=version.process_key, version_number=version.number,
+            created_at=now))
+        self._event("task_created", SYSTEM, instance_id=instance.id, task_id=str(task.id), bpmn_id=spec.bpmn_id,
+                    name=spec.bpmn_name, role=info.get("role"), assignee=assignee,
+                    due_at=due_at.isoformat() if due_at else None)
+
+    @staticmethod
+    def _waiting_timers(workflow) -> dict[str, tuple[Any, datetime]]:
+        waiting = {}
+        for task in workflow.event_manager.tasks.values():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+                continue
+            value = definition.details(task).value
+            if isinstance(value, dict):
+                value = value.get("next")
+            if value is None:
+                continue
+            fire_at = value if isinstance(value, datetime) else TimerEventDefinition.parse_time_or_duration(value)
+            if isinstance(fire_at, datetime):
+                waiting[str(task.id)] = (task, _aware(fire_at))
+        return waiting
+
+
+def _check_data_keys(data: dict) -> None:
+    bad = RESERVED_DATA_KEYS & set(data)
+    if bad:
+        raise InvalidForm([Problem(f"'{key}' is a reserved name", field=key) for key in sorted(bad)])
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def open_tasks_query(actor: Actor, scope: str = "all"):
+    """Select open tasks visible to an actor: 'mine' (assigned), 'roles' (unclaimed, for my roles) or 'all'."""
+    from sqlalchemy import and_, or_
+
+    mine = HumanTask.assignee == actor.username
+    unclaimed = and_(HumanTask.assignee.is_(None), HumanTask.role.in_(sorted(actor.roles)))
+    condition = {"mine": mine, "roles": unclaimed}.get(scope, or_(mine, unclaimed))
+    return select(HumanTask).where(condition).order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at)
