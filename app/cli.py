@@ -1,0 +1,127 @@
+"""`flask huifang …`: set up, demo data, the timer worker. Every command is idempotent."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from workflows.engine import Actor
+from workflows.errors import EngineError
+
+from .security import ROLES, sync_roles
+from .services.engine import BPMN_DIR, get_engine, load_bundle
+
+
+@click.group()
+def huifang():
+    """Huifang administration."""
+
+
+@huifang.command("init")
+@with_appcontext
+def init():
+    """Roles, permissions, the shipped process models and the first admin."""
+    appbuilder = current_app.appbuilder
+    sm = appbuilder.sm
+    for role in ROLES:
+        sm.find_role(role) or sm.add_role(role)
+    appbuilder.add_permissions(update_perms=True)
+    sync_roles(sm)
+    deployed = deploy_shipped_models(Actor("system"))
+    click.echo(f"roles: {', '.join(ROLES)}")
+    for key, number in deployed:
+        click.echo(f"process model {key}: version {number}")
+    if sm.find_user(username="admin") is None:
+        password = os.environ.get("HUIFANG_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        user = sm.add_user("admin", "Huifang", "Admin", "admin@huifang.local", sm.find_role("Admin"), password)
+        if not user:
+            raise click.ClickException("could not create the admin user")
+        if os.environ.get("HUIFANG_ADMIN_PASSWORD"):
+            click.echo("admin user created (password from HUIFANG_ADMIN_PASSWORD)")
+        else:
+            click.echo(f"admin user created: login admin / {password}  (shown once; change it after logging in)")
+    else:
+        click.echo("admin user exists")
+
+
+def deploy_shipped_models(actor: Actor) -> list[tuple[str, int]]:
+    """Deploy every bpmn/<key>.bpmn whose content is not deployed yet (called processes first)."""
+    engine = get_engine()
+    roles = set(ROLES)
+    result = []
+    pending = sorted(path.stem for path in BPMN_DIR.glob("*.bpmn"))
+    for _attempt in range(len(pending) + 1):  # a diagram calling another waits until that one is deployed
+        failed = []
+        for key in pending:
+            xml, forms = load_bundle(key)
+            try:
+                version = engine.deploy(key, xml, forms, actor, comment="shipped with Huifang", known_roles=roles)
+                result.append((key, version.number))
+            except EngineError as err:
+                failed.append((key, err))
+        if not failed:
+            return result
+        if len(failed) == len(pending):
+            raise click.ClickException("; ".join(f"{key}: {err}" for key, err in failed))
+        pending = [key for key, _ in failed]
+    return result
+
+
+@huifang.command("add-user")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="role name; repeat for several")
+@click.option("--password", envvar="HUIFANG_USER_PASSWORD", required=True)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@with_appcontext
+def add_user(username, roles, password, first_name, last_name):
+    """Create a user with roles (nothing happens if the user exists)."""
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username):
+        click.echo(f"user {username} exists")
+        return
+    role_objs = []
+    for name in roles:
+        role = sm.find_role(name)
+        if role is None:
+            raise click.BadParameter(f"no role named {name}; roles are {', '.join(ROLES)}", param_hint="--role")
+        role_objs.append(role)
+    sm.add_user(username, first_name or username, last_name or "-", f"{username}@huifang.local", role_objs, password)
+    click.echo(f"user {username} created with roles {', '.join(roles)}")
+
+
+@huifang.command("worker")
+@click.option("--once", is_flag=True, help="fire what is due now and exit")
+@click.option("--poll", type=float, default=None, help="seconds between sweeps when idle")
+@with_appcontext
+def worker(once, poll):
+    """Fire due timers. Several workers may run against one PostgreSQL database."""
+    engine = get_engine()
+    poll = poll if poll is not None else current_app.config["WORKER_POLL_SECONDS"]
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    while not stopping:
+        fired = engine.fire_due_timers()
+        if fired:
+            click.echo(f"fired {fired} timer(s)")
+        if once:
+            break
+        if not fired:
+            time.sleep(poll)
+    click.echo("worker stopped")
+
+
+@huifang.command("demo")
+@with_appcontext
+def demo():
+    """A realistic month of a property project: users per role and visits in every state."""
+    from .demo import load_demo
+
+    for line in load_demo():
+        click.echo(line)

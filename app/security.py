@@ -1,0 +1,69 @@
+"""Roles of SOP_RULES §1.1 and what each may do.
+
+Permissions are FAB (permission, view) pairs. Views and APIs share a permission name per
+resource, so a role that may not read tasks in the UI may not read them through the API
+either. Admin gets everything from FAB itself.
+"""
+from __future__ import annotations
+
+# resource -> the actions that exist on it
+RESOURCES = {
+    "Task": ["read", "work", "reassign"],
+    "ProcessInstance": ["read", "start", "cancel"],
+    "ProcessModel": ["read", "deploy"],
+    "EngineEvent": ["read"],
+}
+
+READ_ALL = [("Task", "read"), ("ProcessInstance", "read"), ("ProcessModel", "read")]
+WORK = [("Task", "read"), ("Task", "work"), ("ProcessInstance", "read")]
+
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    # 流程负责人: edits and deploys diagrams, sees which instances run on which version.
+    "ProcessOwner": [("ProcessModel", "read"), ("ProcessModel", "deploy"), ("ProcessInstance", "read"),
+                     ("ProcessInstance", "start")],
+    # 客服主管: plans, assigns, reviews, escalates.
+    "Supervisor": WORK + [("Task", "reassign"), ("ProcessInstance", "start"), ("ProcessInstance", "cancel"),
+                          ("ProcessModel", "read")],
+    # 回访员 / 管理员 / 客户助理: works an inbox; records intake.
+    "Agent": WORK + [("ProcessInstance", "start")],
+    "DepartmentHead": WORK,
+    "Manager": WORK + [("ProcessInstance", "start"), ("ProcessModel", "read")],
+    "VP": WORK,
+    "QualityDept": WORK,
+    "Archivist": WORK,
+    # 审计: read-only everywhere, including the trail.
+    "Auditor": READ_ALL + [("EngineEvent", "read")],
+}
+
+ROLES = ["Admin", *ROLE_PERMISSIONS]
+
+# FAB menu entries each role sees (menu_access on the category/menu names).
+ROLE_MENUS: dict[str, list[str]] = {
+    "ProcessOwner": ["Processes", "Process models", "Instances"],
+    "Supervisor": ["Work", "My tasks", "Processes", "Process models", "Instances"],
+    "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events"],
+}
+for _role in ("Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
+    ROLE_MENUS[_role] = ["Work", "My tasks", "Processes", "Instances"]
+
+
+def permission_name(action: str) -> str:
+    return f"can_{action}"
+
+
+def sync_roles(sm) -> None:
+    """Create every role with exactly its permissions (idempotent; removes extras)."""
+    for role_name, pairs in ROLE_PERMISSIONS.items():
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        wanted = []
+        for resource, action in pairs:
+            pv = sm.add_permission_view_menu(permission_name(action), resource)
+            wanted.append(pv)
+        for menu in ROLE_MENUS.get(role_name, []):
+            wanted.append(sm.add_permission_view_menu("menu_access", menu))
+        for pv in list(role.permissions):
+            if pv not in wanted:
+                sm.del_permission_role(role, pv)
+        for pv in wanted:
+            if pv not in role.permissions:
+                sm.add_permission_role(role, pv)
