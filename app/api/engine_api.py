@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 
-from flask import g, request
+from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from workflows.errors import EngineError, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
-from ..services.engine import (actor_for, get_engine, instance_to_dict, iso, known_roles, task_to_dict,
+from ..services.engine import (current_actor, get_engine, instance_to_dict, iso, known_roles, task_to_dict,
                                version_to_dict)
 
 
@@ -81,7 +81,7 @@ class TaskApi(BaseApi):
         if scope not in {"mine", "roles", "all"}:
             raise InvalidInput(Problem("scope must be mine, roles or all", field="scope"))
         limit, offset = _page_args()
-        query = open_tasks_query(actor_for(g.user), scope)
+        query = open_tasks_query(current_actor(), scope)
         if request.args.get("process"):
             query = query.where(HumanTask.process_key == request.args["process"])
         count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -122,7 +122,7 @@ class TaskApi(BaseApi):
             200: {description: claimed}
             409: {description: someone else claimed it first}
         """
-        task = get_engine().claim(task_id, actor_for(g.user))
+        task = get_engine().claim(task_id, current_actor())
         return self.response(200, result=task_to_dict(task))
 
     @expose("/<task_id>/release", methods=["POST"])
@@ -139,7 +139,7 @@ class TaskApi(BaseApi):
           responses:
             200: {description: released}
         """
-        task = get_engine().release(task_id, actor_for(g.user))
+        task = get_engine().release(task_id, current_actor())
         return self.response(200, result=task_to_dict(task))
 
     @expose("/<task_id>/complete", methods=["POST"])
@@ -166,7 +166,7 @@ class TaskApi(BaseApi):
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise InvalidInput(Problem("data must be an object", field="data"))
-        instance = get_engine().complete(task_id, actor_for(g.user), data)
+        instance = get_engine().complete(task_id, current_actor(), data)
         return self.response(200, result=instance_to_dict(instance))
 
     @expose("/<task_id>/reassign", methods=["POST"])
@@ -191,7 +191,7 @@ class TaskApi(BaseApi):
         to_user = body.get("to")
         if not to_user or self.appbuilder.sm.find_user(username=to_user) is None:
             raise InvalidInput(Problem(f"no user named '{to_user}'", field="to"))
-        task = get_engine().reassign(task_id, actor_for(g.user), to_user, body.get("reason", ""))
+        task = get_engine().reassign(task_id, current_actor(), to_user, body.get("reason", ""))
         return self.response(200, result=task_to_dict(task))
 
 
@@ -280,7 +280,7 @@ class InstanceApi(BaseApi):
             raise InvalidInput(Problem("data must be an object", field="data"))
         if not body.get("process") and not body.get("version_id"):
             raise InvalidInput(Problem("name the process (or version_id) to start", field="process"))
-        instance = get_engine().start(body.get("process"), actor_for(g.user), data,
+        instance = get_engine().start(body.get("process"), current_actor(), data,
                                       business_key=body.get("business_key"), version_id=body.get("version_id"))
         return self.response(201, result=instance_to_dict(instance))
 
@@ -302,7 +302,7 @@ class InstanceApi(BaseApi):
           responses:
             200: {description: cancelled}
         """
-        instance = get_engine().cancel(instance_id, actor_for(g.user), _json_body().get("reason", ""))
+        instance = get_engine().cancel(instance_id, current_actor(), _json_body().get("reason", ""))
         return self.response(200, result=instance_to_dict(instance))
 
 
@@ -435,7 +435,7 @@ class ProcessModelApi(BaseApi):
             422: {description: problems, each with element id and line}
         """
         xml, forms, extra = self._diagram_from_request()
-        version = get_engine().deploy(key, xml, forms, actor_for(g.user), name=extra.get("name"),
+        version = get_engine().deploy(key, xml, forms, current_actor(), name=extra.get("name"),
                                       comment=extra.get("comment"), known_roles=known_roles())
         return self.response(201, result=version_to_dict(version))
 

@@ -24,6 +24,11 @@ def actor_for(user) -> Actor:
     return Actor(user.username, frozenset(role.name for role in user.roles))
 
 
+def current_actor() -> Actor:
+    """The logged-in user, by session cookie or JWT."""
+    return actor_for(current_app.appbuilder.sm.current_user)
+
+
 def known_roles() -> set[str]:
     sm = current_app.appbuilder.sm
     return {role.name for role in sm.get_all_roles()}

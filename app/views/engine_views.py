@@ -1,7 +1,7 @@
 """Web pages over the engine: the inbox with task forms, models, instances, the event trail."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
@@ -13,7 +13,7 @@ from workflows.errors import EngineError, InvalidInput
 from workflows.models import EngineEvent, ProcessInstance, ProcessModel, ProcessVersion
 
 from ..extensions import db
-from ..services.engine import actor_for, get_engine
+from ..services.engine import current_actor, get_engine
 from ..services.forms import coerce_form_data, form_fields
 
 READ_ONLY = {"list": "read", "show": "read"}
@@ -28,7 +28,7 @@ class InboxView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        actor = actor_for(g.user)
+        actor = current_actor()
         mine = db.session.scalars(open_tasks_query(actor, "mine").limit(100)).all()
         pool = db.session.scalars(open_tasks_query(actor, "roles").limit(100)).all()
         return self.render_template("inbox.html", mine=mine, pool=pool, title=_("My tasks"))
@@ -50,7 +50,7 @@ class InboxView(BaseView):
                 abort(403)
             values = coerce_form_data(form["schema"], request.form, self.appbuilder.get_app.config["TIMEZONE"])
             try:
-                engine.complete(task_id, actor_for(g.user), values)
+                engine.complete(task_id, current_actor(), values)
             except InvalidInput as err:
                 db.session.rollback()
                 errors = {p.field or "": p.message for p in err.problems}
@@ -76,7 +76,7 @@ class InboxView(BaseView):
 
     def _act(self, action, message):
         try:
-            action(get_engine(), actor_for(g.user))
+            action(get_engine(), current_actor())
             flash(message, "success")
         except EngineError as err:
             db.session.rollback()
