@@ -37,6 +37,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 ROLES = ["Admin", *ROLE_PERMISSIONS]
 
+# Every signed-in role may read the API documentation (FAB's own permission names).
+API_DOCS = [("can_get", "OpenApi"), ("can_show", "SwaggerView")]
+
 # FAB menu entries each role sees (menu_access on the category/menu names).
 ROLE_MENUS: dict[str, list[str]] = {
     "ProcessOwner": ["Processes", "Process models", "Instances"],
@@ -59,6 +62,8 @@ def sync_roles(sm) -> None:
         for resource, action in pairs:
             pv = sm.add_permission_view_menu(permission_name(action), resource)
             wanted.append(pv)
+        for perm, view in API_DOCS:
+            wanted.append(sm.add_permission_view_menu(perm, view))
         for menu in ROLE_MENUS.get(role_name, []):
             wanted.append(sm.add_permission_view_menu("menu_access", menu))
         for pv in list(role.permissions):

@@ -150,7 +150,7 @@ class TaskApi(BaseApi):
         """Complete a task with its form data.
         ---
         post:
-          summary: Complete a task; the body is {"data": {...}} validated against the task's form
+          summary: 'Complete a task; the body is {"data": {...}}, validated against the form of the task'
           parameters:
           - {in: path, name: task_id, required: true, schema: {type: string}}
           requestBody:
