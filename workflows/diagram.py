@@ -31,7 +31,8 @@ NS = {
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_FORM_PROPERTY = "formUiSchemaFilename"
 ROLE_PROPERTY = "role"
-_ISO_DURATION = re.compile(r"^R?\d*/?P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+# Loose on purpose: an unquoted PT1D is a (wrong) duration too, not a variable to look up at run time.
+_ISO_DURATION = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$")
 
 # Resolves a called process id to the XML of the diagram that defines it (or None).
 ProcessResolver = Callable[[str], "bytes | None"]
@@ -132,7 +133,8 @@ def _timer_problem(expression: str) -> str | None:
     if not text:
         return "timer has no expression"
     if _ISO_DURATION.match(text):
-        return f"timer expression {text} is not quoted; write \"{text}\""
+        problem = _timer_literal_problem(text)
+        return f"timer expression {text} is not quoted; write \"{text}\"" + (f" ({problem})" if problem else "")
     problem = check_expression(text)
     if problem:
         return f"timer expression {problem}"
@@ -141,16 +143,23 @@ def _timer_problem(expression: str) -> str | None:
     except (ValueError, SyntaxError):
         literal = None  # an expression over task data; checked when it runs
     if isinstance(literal, str):
-        days = re.fullmatch(r"PT(\d+)D", literal)
-        if days:
-            return f"timer expression {text} is invalid: days come before the T (write \"P{days.group(1)}D\")"
-        try:
-            if literal.startswith("R"):
-                TimerEventDefinition.parse_iso_recurring_interval(literal)
-            else:
-                TimerEventDefinition.parse_time_or_duration(literal)
-        except Exception:
-            return f"timer expression {text} is neither an ISO 8601 duration nor a date-time"
+        problem = _timer_literal_problem(literal)
+        if problem:
+            return f"timer expression {text} is invalid: {problem}"
+    return None
+
+
+def _timer_literal_problem(literal: str) -> str | None:
+    days = re.fullmatch(r"PT(\d+)D", literal)
+    if days:
+        return f"days come before the T (write \"P{days.group(1)}D\")"
+    try:
+        if literal.startswith("R"):
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        else:
+            TimerEventDefinition.parse_time_or_duration(literal)
+    except Exception:
+        return "neither an ISO 8601 duration nor a date-time"
     return None
 
 

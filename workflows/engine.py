@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
@@ -148,6 +149,23 @@ class Engine:
                     element_id=getattr(err, "element_id", None))
         self._commit()
 
+    @contextmanager
+    def _rolled_back_on_error(self, actor: Actor, instance_id, task_id):
+        """Undo everything the operation wrote when any step fails, not only the workflow run:
+        a due-date expression or a database error while saving must not leave pending changes
+        in the session for the next commit to pick up. Failing scripts are recorded as 'error'."""
+        try:
+            yield
+        except Conflict:
+            self.session.rollback()
+            raise
+        except EngineError as err:
+            self._record_error(actor, instance_id, task_id, err)
+            raise
+        except Exception:
+            self.session.rollback()
+            raise
+
     # ------------------------------------------------------------------ versions
     def deploy(self, model_key: str, xml: bytes | str, forms: dict[str, dict] | None, actor: Actor,
                name: str | None = None, comment: str | None = None, known_roles: set[str] | None = None
@@ -232,15 +250,12 @@ class Engine:
                                    updated_at=now)
         self.session.add(instance)
         self.session.flush()
-        try:
+        with self._rolled_back_on_error(actor, None, None):
             self._run_engine_steps(workflow)
-        except EngineError as err:
-            self._record_error(actor, None, None, err)
-            raise
-        self._event("instance_started", actor, instance_id=instance.id, version_id=version.id,
-                    process=version.process_key, number=version.number, business_key=business_key)
-        self._save(instance, workflow, version, actor, existing_tasks={}, existing_timers=set(), new=True)
-        self._commit()
+            self._event("instance_started", actor, instance_id=instance.id, version_id=version.id,
+                        process=version.process_key, number=version.number, business_key=business_key)
+            self._save(instance, workflow, version, actor, existing_tasks={}, existing_timers=set(), new=True)
+            self._commit()
         self._workflows.put(instance.id, instance.lock_version, workflow)
         return instance
 
@@ -280,7 +295,11 @@ class Engine:
         version = self.loaded_version(instance.version_id)
         workflow = self._workflow(instance, version)
         self._workflows.put(instance.id, instance.lock_version, workflow)
-        return dict(workflow.data)
+        data = dict(workflow.data)
+        # Only an end event copies task data to the workflow; while running it lives on the open tasks.
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            data.update(task.data)
+        return data
 
     # ------------------------------------------------------------------ tasks
     def task(self, task_id: str) -> HumanTask:
@@ -374,29 +393,26 @@ class Engine:
             raise Conflict(f"task {task_id} is not ready (it was completed or cancelled)")
         existing_tasks = self._open_tasks(instance.id)
         existing_timers = self._timer_ids(instance.id, version)
-        try:
+        with self._rolled_back_on_error(actor, instance.id, task_id):
             task.data.update(data)
             task.run()
             self._run_engine_steps(workflow)
-        except EngineError as err:
-            self._record_error(actor, instance.id, task_id, err)
-            raise
-        # Delete first: with two concurrent completions only one DELETE finds the row.
-        removed = self.session.execute(delete(HumanTask).where(HumanTask.id == task_id)).rowcount
-        if removed != 1:
-            self.session.rollback()
-            raise Conflict(f"task {task_id} was completed by someone else")
-        existing_tasks.pop(task_id, None)
-        self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
-                    name=task_row.name, data=_jsonable(data))
-        self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
-        self._commit()
+            # Delete first: with two concurrent completions only one DELETE finds the row.
+            removed = self.session.execute(delete(HumanTask).where(HumanTask.id == task_id)).rowcount
+            if removed != 1:
+                raise Conflict(f"task {task_id} was completed by someone else")
+            existing_tasks.pop(task_id, None)
+            self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
+                        name=task_row.name, data=_jsonable(data))
+            self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
+            self._commit()
         self._workflows.put(instance.id, instance.lock_version, workflow)
         return instance
 
     # ------------------------------------------------------------------ timers
     def due_timers(self, limit: int = 100, lock: bool = False) -> list[Timer]:
-        query = select(Timer).where(Timer.fire_at <= clock.now()).order_by(Timer.fire_at).limit(limit)
+        # Strictly before now, as SpiffWorkflow decides: a timer due this very instant would not fire yet.
+        query = select(Timer).where(Timer.fire_at < clock.now()).order_by(Timer.fire_at).limit(limit)
         if lock and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return list(self.session.scalars(query))
@@ -456,7 +472,7 @@ class Engine:
             self._event("error", actor, instance_id=instance_id, message=str(err),
                         element_id=getattr(err, "element_id", None))
             # A timer whose script fails would fail again at once: push it back an hour.
-            self.session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.fire_at <= clock.now())
+            self.session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.fire_at < clock.now())
                                  .values(fire_at=clock.now() + timedelta(hours=1)))
             return 0, instance_id, None, None
         return len(fired), instance_id, instance.lock_version, workflow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -71,11 +72,19 @@ _GUARDS = {
 }
 
 
+def _compile_error(errors) -> SyntaxError:
+    """A SyntaxError with a line number: SpiffWorkflow compares ``lineno`` and fails on None."""
+    err = SyntaxError("; ".join(errors))
+    found = re.search(r"Line (\d+)", errors[0])
+    err.lineno = int(found.group(1)) if found else 0
+    return err
+
+
 @lru_cache(maxsize=4096)
 def compile_script(source: str):
     result = compile_restricted_exec(source, filename="<string>")
     if result.errors:
-        raise SyntaxError("; ".join(result.errors))
+        raise _compile_error(result.errors)
     return result.code
 
 
@@ -83,7 +92,7 @@ def compile_script(source: str):
 def compile_expression(source: str):
     result = compile_restricted_eval(source.strip(), filename="<string>")
     if result.errors:
-        raise SyntaxError("; ".join(result.errors))
+        raise _compile_error(result.errors)
     return result.code
 
 

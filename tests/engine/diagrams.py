@@ -1,0 +1,170 @@
+"""Small diagrams built in code, so each test shows the one element it is about."""
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from sqlalchemy import func, select
+
+from tests.conftest import load_fixture
+from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessVersion, Timer
+
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+        'id="defs_{pid}" targetNamespace="http://huifang.example/bpmn">\n')
+
+
+def _role(role: str) -> str:
+    return ('<bpmn:extensionElements><spiffworkflow:properties>'
+            f'<spiffworkflow:property name="role" value="{role}"/>'
+            '</spiffworkflow:properties></bpmn:extensionElements>')
+
+
+def _form(name: str) -> str:
+    return ('<bpmn:extensionElements><spiffworkflow:properties>'
+            f'<spiffworkflow:property name="formJsonSchemaFilename" value="{name}"/>'
+            '</spiffworkflow:properties></bpmn:extensionElements>')
+
+
+def scripted(script: str, pid: str = "scripted") -> bytes:
+    """start -> visit (Agent) -> run_script -> review (Supervisor) -> end."""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>visit</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>run_script</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="lane_supervisor" name="Supervisor">{_role("Supervisor")}
+        <bpmn:flowNodeRef>review</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="visit" name="Visit">{_form("visit.schema.json")}
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:scriptTask id="run_script" name="Run script">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>{escape(script)}</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="review" name="Review">{_form("review.schema.json")}
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="visit"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="run_script"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="run_script" targetRef="review"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="review" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def gateway(condition: str = 'result == "satisfied"', default: bool = True, pid: str = "gated") -> bytes:
+    """start -> visit -> gw: satisfied ends at once, otherwise (default flow) review -> end."""
+    default_attr = ' default="f_no"' if default else ""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>visit</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>gw</bpmn:flowNodeRef><bpmn:flowNodeRef>end_ok</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="lane_supervisor" name="Supervisor">{_role("Supervisor")}
+        <bpmn:flowNodeRef>review</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="visit" name="Visit">{_form("visit.schema.json")}
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:exclusiveGateway id="gw" name="Satisfied?"{default_attr}>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f_yes</bpmn:outgoing><bpmn:outgoing>f_no</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:userTask id="review" name="Review">{_form("review.schema.json")}
+      <bpmn:incoming>f_no</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end_ok"><bpmn:incoming>f_yes</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="visit"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="gw"/>
+    <bpmn:sequenceFlow id="f_yes" sourceRef="gw" targetRef="end_ok">
+      <bpmn:conditionExpression>{escape(condition)}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_no" sourceRef="gw" targetRef="review"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="review" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def no_tasks(pid: str, script: str = "x = 1") -> bytes:
+    """start -> script -> end: a process another may call."""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:startEvent id="{pid}_start"><bpmn:outgoing>{pid}_f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="{pid}_script"><bpmn:incoming>{pid}_f1</bpmn:incoming><bpmn:outgoing>{pid}_f2</bpmn:outgoing>
+      <bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="{pid}_end"><bpmn:incoming>{pid}_f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="{pid}_f1" sourceRef="{pid}_start" targetRef="{pid}_script"/>
+    <bpmn:sequenceFlow id="{pid}_f2" sourceRef="{pid}_script" targetRef="{pid}_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def caller(called: str, pid: str = "caller") -> bytes:
+    """start -> call activity (calledElement=called) -> end."""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_sub" name="Call" calledElement="{called}">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_sub"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call_sub" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def two_step() -> tuple[bytes, dict]:
+    return load_fixture("two_step")
+
+
+# ---------------------------------------------------------------- reading the database
+
+def count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def events(session, kind: str | None = None, **where) -> list[EngineEvent]:
+    query = select(EngineEvent).order_by(EngineEvent.id)
+    if kind:
+        query = query.where(EngineEvent.kind == kind)
+    for key, value in where.items():
+        query = query.where(getattr(EngineEvent, key) == value)
+    return list(session.scalars(query))
+
+
+def open_tasks(session, instance_id: int | None = None) -> list[HumanTask]:
+    query = select(HumanTask).order_by(HumanTask.created_at, HumanTask.id)
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
+    return list(session.scalars(query))
+
+
+def task_of(session, instance_id: int, bpmn_id: str) -> HumanTask:
+    return session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.bpmn_id == bpmn_id))
+
+
+def snapshot(session_factory, instance_id: int) -> dict:
+    """What the database holds for one instance, read on a fresh session."""
+    with session_factory() as s:
+        instance = s.get(ProcessInstance, instance_id)
+        return {
+            "state": bytes(instance.state), "lock_version": instance.lock_version, "status": instance.status,
+            "tasks": sorted((t.id, t.bpmn_id, t.assignee) for t in open_tasks(s, instance_id)),
+            "timers": sorted((t.id, t.fire_at) for t in s.scalars(select(Timer).where(Timer.instance_id == instance_id))),
+            "events": [e.id for e in events(s)],
+        }
+
+
+__all__ = ["scripted", "gateway", "no_tasks", "caller", "two_step", "count", "events", "open_tasks", "task_of",
+           "snapshot", "ProcessVersion"]
