@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_appbuilder import AppBuilder, IndexView
+from flask_wtf.csrf import CSRFProtect
 
 from workflows import clock
 
@@ -22,6 +23,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
 
     db.init_app(app)
+    # Before AppBuilder: its API blueprints exempt themselves from this; the pages' forms are checked.
+    CSRFProtect(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
 
     with app.app_context():

@@ -104,16 +104,19 @@ def worker(once, poll):
     engine = get_engine()
     poll = poll if poll is not None else current_app.config["WORKER_POLL_SECONDS"]
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    while not stopping:
-        fired = engine.fire_due_timers()
-        if fired:
-            click.echo(f"fired {fired} timer(s)")
-        if once:
-            break
-        if not fired:
-            time.sleep(poll)
+    previous = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping:
+            fired = engine.fire_due_timers()
+            if fired:
+                click.echo(f"fired {fired} timer(s)")
+            if once:
+                break
+            if not fired:
+                time.sleep(poll)
+    finally:
+        for sig, handler in previous.items():  # leave the caller's handlers as they were
+            signal.signal(sig, handler)
     click.echo("worker stopped")
 
 

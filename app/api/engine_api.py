@@ -13,7 +13,7 @@ from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
 from workflows.engine import open_tasks_query
-from workflows.errors import EngineError, InvalidInput, NotFound, Problem
+from workflows.errors import Conflict, EngineError, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
@@ -46,7 +46,7 @@ def _json_body() -> dict:
 
 def _page_args(default_limit: int = 50) -> tuple[int, int]:
     try:
-        limit = min(int(request.args.get("limit", default_limit)), 200)
+        limit = max(min(int(request.args.get("limit", default_limit)), 200), 0)
         offset = max(int(request.args.get("offset", 0)), 0)
     except ValueError:
         raise InvalidInput(Problem("limit and offset must be whole numbers", field="limit")) from None
@@ -122,7 +122,11 @@ class TaskApi(BaseApi):
             200: {description: claimed}
             409: {description: someone else claimed it first}
         """
-        task = get_engine().claim(task_id, current_actor())
+        engine, actor = get_engine(), current_actor()
+        assignee = engine.task(task_id).assignee
+        if assignee and assignee != actor.username:
+            raise Conflict(f"task {task_id} is already claimed by {assignee}")
+        task = engine.claim(task_id, actor)
         return self.response(200, result=task_to_dict(task))
 
     @expose("/<task_id>/release", methods=["POST"])
@@ -280,6 +284,11 @@ class InstanceApi(BaseApi):
             raise InvalidInput(Problem("data must be an object", field="data"))
         if not body.get("process") and not body.get("version_id"):
             raise InvalidInput(Problem("name the process (or version_id) to start", field="process"))
+        if body.get("process") is not None and not isinstance(body["process"], str):
+            raise InvalidInput(Problem("process must be a process model key (a string)", field="process"))
+        version_id = body.get("version_id")
+        if version_id is not None and (isinstance(version_id, bool) or not isinstance(version_id, int)):
+            raise InvalidInput(Problem("version_id must be a whole number", field="version_id"))
         instance = get_engine().start(body.get("process"), current_actor(), data,
                                       business_key=body.get("business_key"), version_id=body.get("version_id"))
         return self.response(201, result=instance_to_dict(instance))
@@ -465,7 +474,11 @@ class EventApi(BaseApi):
         limit, offset = _page_args(100)
         query = select(EngineEvent)
         if request.args.get("instance_id"):
-            query = query.where(EngineEvent.instance_id == int(request.args["instance_id"]))
+            try:
+                instance_id = int(request.args["instance_id"])
+            except ValueError:
+                raise InvalidInput(Problem("instance_id must be a whole number", field="instance_id")) from None
+            query = query.where(EngineEvent.instance_id == instance_id)
         for name in ("kind", "actor"):
             if request.args.get(name):
                 query = query.where(getattr(EngineEvent, name) == request.args[name])

@@ -1,7 +1,7 @@
 """Web pages over the engine: the inbox with task forms, models, instances, the event trail."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
@@ -48,7 +48,7 @@ class InboxView(BaseView):
         if request.method == "POST":
             if not self.appbuilder.sm.has_access("can_work", "Task"):
                 abort(403)
-            values = coerce_form_data(form["schema"], request.form, self.appbuilder.get_app.config["TIMEZONE"])
+            values = coerce_form_data(form["schema"], request.form, current_app.config["TIMEZONE"])
             try:
                 engine.complete(task_id, current_actor(), values)
             except InvalidInput as err:

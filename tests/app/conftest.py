@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import delete
 
@@ -12,6 +13,18 @@ from app.security import ROLES
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, Timer
 
 PASSWORD = "test-password-1"
+
+
+class RequestClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    Without this a request reuses the test's pushed app context, and with it ``g``: Flask-Login
+    caches the first request's user there, so a second user's JWT would act as the first user.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 # One user per role, named after it: "agent" holds Agent, "auditor" holds Auditor …
 ROLE_USERS = {role: role.lower() for role in ROLES}
 
@@ -24,6 +37,7 @@ def app(database_url, tmp_path_factory):
         "WTF_CSRF_ENABLED": False,
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashing in tests only
     })
+    app.test_client_class = RequestClient
     with app.app_context():
         upgrade()
         result = app.test_cli_runner().invoke(init, [])
@@ -71,3 +85,62 @@ def token_for(client, username: str) -> dict:
 @pytest.fixture
 def auth(client):
     return lambda username: token_for(client, username)
+
+
+# ---------------------------------------------------------------- helpers shared by the app tests
+
+@pytest.fixture(scope="session", autouse=True)
+def _admin_password(app):
+    """`flask huifang init` made "admin" with a generated password; give it the test password."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.reset_password(sm.find_user(username="admin").id, PASSWORD)
+        db.session.remove()
+
+
+def browser_login(client, username: str):
+    """Log a test client in through FAB's /login/ form (a session cookie, like a browser)."""
+    response = client.post("/login/", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.data[:500]
+    assert "/login" not in response.headers["Location"], f"login as {username} failed"
+    return client
+
+
+def start_visit(client, headers, business_key: str = "1栋-101", **data):
+    response = client.post("/api/v1/instances/", headers=headers, json={
+        "process": "followup_visit", "business_key": business_key, "data": {"household": business_key, **data}})
+    assert response.status_code == 201, response.json
+    return response.json["result"]
+
+
+def open_tasks(client, headers, instance_id: int) -> list[dict]:
+    response = client.get(f"/api/v1/instances/{instance_id}", headers=headers)
+    assert response.status_code == 200, response.json
+    return response.json["result"]["tasks"]
+
+
+PLAN = {"visitor": "agent", "method": "HOME", "window_days": 3, "content": "维修质量"}
+VISIT = {"visited_at": "2024-03-05T10:00:00+08:00", "satisfied": True, "customer_signed": True,
+         "summary": "业主满意 satisfied"}
+
+
+@pytest.fixture
+def fresh_database_url(database_url, tmp_path):
+    """An empty database of the session's backend, separate from the session app's, dropped afterwards."""
+    from tests.conftest import _create_pg_database, _drop_pg_database
+
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = _create_pg_database()
+    yield url
+    _drop_pg_database(url)
+
+
+def make_app(url: str):
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "WTF_CSRF_ENABLED": False,
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    })
+    app.test_client_class = RequestClient
+    return app
