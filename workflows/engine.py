@@ -17,6 +17,7 @@ from uuid import UUID
 
 import jsonschema
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -184,13 +185,17 @@ class Engine:
         existing = self.session.scalar(select(ProcessVersion).where(
             ProcessVersion.model_id == model.id, ProcessVersion.content_hash == diagram.content_hash))
         if existing is not None:
-            self.session.rollback() if not self.session.new else None
             return existing
         number = (max((v.number for v in model.versions), default=0)) + 1
-        version = self._store_version(model, number, diagram, actor, comment)
-        self._event("version_deployed", actor, version_id=version.id, model=model_key, number=number,
-                    content_hash=diagram.content_hash, comment=comment)
-        self._commit()
+        try:
+            version = self._store_version(model, number, diagram, actor, comment)
+            self._event("version_deployed", actor, version_id=version.id, model=model_key, number=number,
+                        content_hash=diagram.content_hash, comment=comment)
+            self._commit()
+        except IntegrityError:
+            # Two deploys of one model raced for the same number (or the same new model key).
+            self.session.rollback()
+            raise Conflict(f"another version of '{model_key}' was deployed at the same time; deploy again") from None
         return version
 
     def _store_version(self, model: ProcessModel, number: int, diagram: Diagram, actor: Actor, comment):
@@ -268,12 +273,13 @@ class Engine:
         version = self.loaded_version(instance.version_id)
         workflow = self._workflow(instance, version)
         workflow.cancel()
-        now = clock.now()
-        self._write_state(instance, workflow, status="cancelled", ended_at=now, end_reason=reason.strip())
-        self.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance.id))
-        self.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
-        self._event("instance_cancelled", actor, instance_id=instance.id, version_id=version.id, reason=reason.strip())
-        self._commit()
+        with self._rolled_back_on_error(actor, instance.id, None):
+            self._write_state(instance, workflow, status="cancelled", ended_at=clock.now(), end_reason=reason.strip())
+            self.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance.id))
+            self.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+            self._event("instance_cancelled", actor, instance_id=instance.id, version_id=version.id,
+                        reason=reason.strip())
+            self._commit()
         return instance
 
     def _instance(self, instance_id: int) -> ProcessInstance:
@@ -367,15 +373,21 @@ class Engine:
         return self.task(task_id)
 
     def validate_form(self, task: HumanTask, data: dict, version: LoadedVersion) -> None:
-        problems = [Problem(f"'{key}' is a reserved name", field=key) for key in RESERVED_DATA_KEYS & set(data)]
+        problems = _data_key_problems(data)
+        reported: set[str] = set()
         schema = version.forms.get(task.form_key) if task.form_key else None
         if schema is not None:
             validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
             for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
                 path = "/".join(str(p) for p in err.absolute_path)
                 if err.validator == "required":
-                    missing = [name for name in err.validator_value if name not in (err.instance or {})]
-                    path = "/".join(filter(None, [path, missing[0] if missing else ""]))
+                    # One problem per missing field, so the form can mark each of them.
+                    for name in err.validator_value:
+                        field = "/".join(filter(None, [path, name]))
+                        if name not in (err.instance or {}) and field not in reported:
+                            reported.add(field)
+                            problems.append(Problem(f"'{name}' is a required property", field=field))
+                    continue
                 problems.append(Problem(err.message, field=path or None))
         if problems:
             raise InvalidForm(problems)
@@ -467,13 +479,14 @@ class Engine:
         except Conflict:
             savepoint.rollback()
             return 0, instance_id, None, None
-        except EngineError as err:
+        except Exception as err:  # this instance only; the rest of the batch goes on
             savepoint.rollback()
-            self._event("error", actor, instance_id=instance_id, message=str(err),
+            self._event("error", actor, instance_id=instance_id, message=str(err) or type(err).__name__,
                         element_id=getattr(err, "element_id", None))
             # A timer whose script fails would fail again at once: push it back an hour.
             self.session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.fire_at < clock.now())
-                                 .values(fire_at=clock.now() + timedelta(hours=1)))
+                                 .values(fire_at=clock.now() + timedelta(hours=1))
+                                 .execution_options(synchronize_session=False))
             return 0, instance_id, None, None
         return len(fired), instance_id, instance.lock_version, workflow
 
@@ -507,8 +520,7 @@ class Engine:
             .where(ProcessInstance.id == instance.id, ProcessInstance.lock_version == old)
             .values(state=self.codec.dumps(workflow), lock_version=old + 1, updated_at=clock.now(), **values)
             .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            self.session.rollback()
+        if done.rowcount != 1:  # the caller rolls back (the whole operation, or its savepoint)
             raise Conflict(f"instance {instance.id} was changed by someone else; reload and try again")
         self.session.expire(instance)
         instance.__dict__["lock_version"] = old + 1  # keep the new version without a reload
@@ -585,10 +597,16 @@ class Engine:
         return waiting
 
 
+def _data_key_problems(data: dict) -> list[Problem]:
+    """Keys SpiffWorkflow or the sandbox would misread: 'typename', and names starting with '_'."""
+    return [Problem(f"'{key}' is a reserved name", field=str(key)) for key in sorted(map(str, data))
+            if key in RESERVED_DATA_KEYS or key.startswith("_")]
+
+
 def _check_data_keys(data: dict) -> None:
-    bad = RESERVED_DATA_KEYS & set(data)
-    if bad:
-        raise InvalidForm([Problem(f"'{key}' is a reserved name", field=key) for key in sorted(bad)])
+    problems = _data_key_problems(data)
+    if problems:
+        raise InvalidForm(problems)
 
 
 def _jsonable(value):

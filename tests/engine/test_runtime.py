@@ -58,6 +58,7 @@ def test_start_unknown_model(engine):
     ({"result": 3}, "result", "is not of type 'string'"),
     ({"result": "satisfied", "note": 5}, "note", "is not of type 'string'"),
     ({"result": "satisfied", "typename": "x"}, "typename", "reserved"),
+    ({"result": "satisfied", "__class__": 1}, "__class__", "reserved"),
 ])
 def test_form_validation_names_the_field(started, engine, session, session_factory, data, field, words):
     instance, visit = started
@@ -68,6 +69,19 @@ def test_form_validation_names_the_field(started, engine, session, session_facto
     assert problems and words in problems[0].message, caught.value.problems
     assert caught.value.to_dict()["problems"][0]["field"]
     assert snapshot(session_factory, instance.id) == before
+
+
+def test_every_missing_required_field_is_named(engine, deploy, session):
+    deploy()
+    instance = engine.start("two_step", ADMIN, {})
+    engine.complete(task_of(session, instance.id, "visit").id, AGENT, {"result": "satisfied"})
+    review = task_of(session, instance.id, "review")
+    schema = {"type": "object", "required": ["qualified", "comment", "score"], "properties": {}}
+    version = engine.loaded_version(instance.version_id)
+    version.forms = {**version.forms, review.form_key: schema}
+    with pytest.raises(InvalidForm) as caught:
+        engine.complete(review.id, SUPERVISOR, {"comment": "ok"})
+    assert sorted(p.field for p in caught.value.problems) == ["qualified", "score"]
 
 
 def test_complete_advances_and_records(started, engine, session):

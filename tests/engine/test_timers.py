@@ -152,3 +152,29 @@ def test_workers_fire_each_timer_exactly_once(pg_url, frozen_clock):
         assert not events(s, "error")
     db.dispose()
 
+
+
+def test_one_failing_instance_does_not_stop_the_batch(engine, deploy, session, frozen_clock, monkeypatch):
+    """A sweep fires every other instance's timers when one instance fails; the failure is recorded
+    and that instance's timer is postponed, its state untouched."""
+    deploy()
+    first = engine.start("two_step", ADMIN)
+    second = engine.start("two_step", ADMIN)
+    broken_state = session.get(ProcessInstance, first.id).state
+    real_workflow = Engine._workflow
+
+    def failing_for_first(self, instance, version):
+        if instance.id == first.id:
+            raise RuntimeError("disk on fire")
+        return real_workflow(self, instance, version)
+
+    monkeypatch.setattr(Engine, "_workflow", failing_for_first)
+    frozen_clock.advance(days=3, seconds=1)
+    assert engine.fire_due_timers() == 1
+    session.expire_all()
+    assert [t.bpmn_id for t in open_tasks(session, second.id)] == ["escalate"]
+    assert session.get(ProcessInstance, first.id).state == broken_state
+    [error] = events(session, "error")
+    assert error.instance_id == first.id and "disk on fire" in error.detail["message"]
+    [postponed] = session.scalars(select(Timer).where(Timer.instance_id == first.id))
+    assert postponed.fire_at.replace(tzinfo=None) > frozen_clock.now().replace(tzinfo=None)
