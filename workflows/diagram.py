@@ -263,6 +263,7 @@ def check_diagram(
             flow = cond.getparent()
             problems.append(Problem(f"condition {problem}", element_id=flow.get("id"), line=cond.sourceline))
     problems.extend(_gateway_problems(main))
+    problems.extend(_reference_problems(root))
 
     called: dict[str, bytes] = {}
     parser = SpiffBpmnParser(validator=None)
@@ -290,6 +291,25 @@ def check_diagram(
         process_id=main.get("id"), name=main.get("name") or main.get("id"), xml=xml,
         content_hash=content_hash(xml, forms), lanes=lanes, user_tasks=user_tasks,
         forms=forms, called_processes=called, has_timers=has_timers)
+
+
+def _reference_problems(root) -> list[Problem]:
+    """References to elements that do not exist (SpiffWorkflow's own message for these is obscure)."""
+    ids = set(root.xpath("//@id"))
+    problems = []
+    checks = [(".//bpmn:sequenceFlow", ("sourceRef", "targetRef")), (".//bpmn:boundaryEvent", ("attachedToRef",))]
+    for path, attributes in checks:
+        for el in root.xpath(path, namespaces=NS):
+            for attribute in attributes:
+                target = el.get(attribute)
+                if target and target not in ids:
+                    problems.append(Problem(f"{attribute} points to '{target}', which does not exist",
+                                            element_id=el.get("id"), line=el.sourceline))
+    for ref in root.xpath(".//bpmn:lane/bpmn:flowNodeRef", namespaces=NS):
+        if (ref.text or "").strip() not in ids:
+            problems.append(Problem(f"lane lists '{(ref.text or '').strip()}', which does not exist",
+                                    element_id=ref.getparent().get("id"), line=ref.sourceline))
+    return problems
 
 
 def _gateway_problems(process) -> list[Problem]:

@@ -252,3 +252,12 @@ def test_changed_diagram_gets_next_number_and_versions_are_immutable(engine, ses
     # Redeploying the first content again is still version 1, not 4.
     assert engine.deploy("two_step", xml, forms, OWNER).number == 1
     assert count(session, ProcessVersion) == 3
+
+
+def test_flow_to_a_missing_element_names_the_flow_and_line(rejected, two_step):
+    xml, forms = two_step
+    broken = xml.replace(b'sourceRef="review" targetRef="end"', b'sourceRef="review" targetRef="end_gone"')
+    problems = rejected(broken, forms)
+    [problem] = [p for p in problems if p.element_id == "f4"]
+    assert "targetRef points to 'end_gone'" in problem.message
+    assert problem.line == _line_of(broken, b'id="f4"')
