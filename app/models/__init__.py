@@ -1,0 +1,4 @@
+"""Domain models of the web app (the engine's own tables live in workflows.models).
+
+Each concern has its module; importing this package registers them all with FAB's metadata.
+"""
