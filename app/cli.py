@@ -107,7 +107,15 @@ def worker(once, poll):
     previous = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stopping:
-            fired = engine.fire_due_timers()
+            try:
+                fired = engine.fire_due_timers()
+            except Exception as err:  # e.g. the database restarting: keep the worker alive
+                engine.session.rollback()
+                click.echo(f"sweep failed, retrying: {type(err).__name__}: {err}", err=True)
+                if once:
+                    raise
+                time.sleep(poll)
+                continue
             if fired:
                 click.echo(f"fired {fired} timer(s)")
             if once:

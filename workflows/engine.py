@@ -17,7 +17,7 @@ from uuid import UUID
 
 import jsonschema
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -163,9 +163,18 @@ class Engine:
         except EngineError as err:
             self._record_error(actor, instance_id, task_id, err)
             raise
+        except DBAPIError as err:
+            self.session.rollback()
+            if _is_transient(err):
+                raise Conflict("the instance was being changed at the same moment; try again") from None
+            raise
         except Exception:
             self.session.rollback()
             raise
+
+    def _lock_instance(self, instance_id: int) -> None:
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
 
     # ------------------------------------------------------------------ versions
     def deploy(self, model_key: str, xml: bytes | str, forms: dict[str, dict] | None, actor: Actor,
@@ -409,7 +418,10 @@ class Engine:
             task.data.update(data)
             task.run()
             self._run_engine_steps(workflow)
-            # Delete first: with two concurrent completions only one DELETE finds the row.
+            # Lock order is instance, then task rows, as in the timer sweep: the opposite order
+            # deadlocks against a worker firing this task's boundary timer.
+            self._lock_instance(instance.id)
+            # With two concurrent completions only one DELETE finds the row.
             removed = self.session.execute(delete(HumanTask).where(HumanTask.id == task_id)).rowcount
             if removed != 1:
                 raise Conflict(f"task {task_id} was completed by someone else")
@@ -449,8 +461,14 @@ class Engine:
                 instance_ids = list(self.session.scalars(
                     select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
                     .with_for_update(skip_locked=True)))
-            done = [self._fire_instance_timers(instance_id, actor) for instance_id in instance_ids]
-            self._commit()
+            try:
+                done = [self._fire_instance_timers(instance_id, actor) for instance_id in instance_ids]
+                self._commit()
+            except DBAPIError as err:
+                self.session.rollback()
+                if _is_transient(err):  # another writer got there first; the next sweep retries
+                    break
+                raise
             for count, instance_id, lock_version, workflow in done:
                 fired += count
                 if workflow is not None:  # cached only once its state is committed
@@ -479,6 +497,11 @@ class Engine:
         except Conflict:
             savepoint.rollback()
             return 0, instance_id, None, None
+        except DBAPIError as err:
+            savepoint.rollback()
+            if _is_transient(err):  # a deadlock or serialization failure: retry on the next sweep
+                return 0, instance_id, None, None
+            raise
         except Exception as err:  # this instance only; the rest of the batch goes on
             savepoint.rollback()
             self._event("error", actor, instance_id=instance_id, message=str(err) or type(err).__name__,
@@ -595,6 +618,14 @@ class Engine:
             if isinstance(fire_at, datetime):
                 waiting[str(task.id)] = (task, _aware(fire_at))
         return waiting
+
+
+def _is_transient(err: DBAPIError) -> bool:
+    """Safe to retry: a PostgreSQL deadlock (40P01) or serialization failure (40001), or SQLite
+    refusing a second writer ("database is locked")."""
+    if getattr(getattr(err, "orig", None), "sqlstate", None) in {"40P01", "40001"}:
+        return True
+    return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
 
 
 def _data_key_problems(data: dict) -> list[Problem]:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import ADMIN, AGENT
 from tests.engine.diagrams import events, task_of
@@ -136,3 +138,47 @@ def test_concurrent_claims(engine, deploy, session, session_factory, backend):
         assert session.get(HumanTask, visit.id).assignee == winner
         claims = events(session, "task_claimed", task_id=visit.id)
         assert [e.actor for e in claims] == [winner]
+
+
+def test_completion_racing_its_own_timer(engine, deploy, session, session_factory, frozen_clock, backend):
+    """A visitor completes a visit at the moment a worker fires its overdue timer (found by the load
+    test as a lock-order deadlock): one of them wins, the other gets Conflict or fires nothing, and the
+    instance ends up either reviewed or escalated, never both."""
+    deploy()
+    rounds = ROUNDS if backend == "postgresql" else 3
+    deadlocks_before = _deadlocks(session, backend)
+    for _ in range(rounds):
+        instance = engine.start("two_step", ADMIN)
+        visit_id, instance_id = task_of(session, instance.id, "visit").id, instance.id
+        frozen_clock.advance(days=3, seconds=1)
+
+        def fire(engine):
+            engine.workflow_data(instance_id)
+            return engine.fire_due_timers
+
+        results = _race(session_factory, [_complete_call(visit_id, AGENT), fire])
+        errors = [value for kind, value in results if kind == "error"]
+        assert all(isinstance(e, (Conflict, NotFound)) for e in errors), results
+        session.expire_all()
+        open_names = sorted(t.bpmn_id for t in session.query(HumanTask).filter_by(instance_id=instance_id))
+        assert open_names in (["review"], ["escalate"]), (open_names, results)
+        completed = len(events(session, "task_completed", task_id=visit_id))
+        fired = len([e for e in events(session, "timer_fired") if e.instance_id == instance_id])
+        assert completed + fired == 1, results
+    # Both paths lock the instance before task rows, so PostgreSQL never has to break a deadlock.
+    assert _deadlocks(session, backend) == deadlocks_before
+
+
+def _deadlocks(session, backend) -> int:
+    if backend != "postgresql":
+        return 0
+    seen = None
+    for _ in range(30):  # other backends report their statistics within about a second
+        session.rollback()
+        session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        now = session.scalar(text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"))
+        if now == seen:
+            return now
+        seen = now
+        time.sleep(0.2)
+    return seen
