@@ -5,11 +5,11 @@ What it measures
 ----------------
 One run builds a fresh PostgreSQL database (``huifang_load_<timestamp>``), migrates it, runs
 ``flask huifang init``, adds Supervisors, Agents and Managers, deploys a copy of the follow-up
-visit diagram whose visit deadline is measured in *seconds* (key ``followup_visit_fast``), then
+visit diagram whose visit deadline is measured in *seconds* (key ``load_visit_fast``), then
 starts ``gunicorn -w 4`` and two ``flask huifang worker --poll 0.5`` timer workers.
 
 ``--clients`` (16) concurrent API clients (threads, one ``requests.Session`` each, JWT from
-``POST /api/v1/security/login``) start ``followup_visit`` instances (a fraction on the fast copy)
+``POST /api/v1/security/login``) start ``load_visit`` instances (bench/load/, a frozen copy of the first follow-up visit diagram) (a fraction on the fast copy)
 and work them to the end through the API only: list tasks (``scope=mine`` / ``scope=roles``),
 claim from the shared role pool, complete plan → visit → review → manager opinion, or
 handle_overdue when the boundary timer fired first. Contention is deliberate: several clients
@@ -57,7 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START_MARK, END_MARK = "<!-- load_test:start -->", "<!-- load_test:end -->"
 PASSWORD = "load-test-password-1"
-FAST_KEY = "followup_visit_fast"
+NORMAL_KEY = "load_visit"
+FAST_KEY = "load_visit_fast"
 CST = timezone(timedelta(hours=8))
 
 
@@ -236,7 +237,7 @@ class Client(threading.Thread):
         number = self.shared.try_start_slot(self.stats)
         if number is None:
             return False
-        process = FAST_KEY if self.rng.random() < self.shared.args.fast_ratio else "followup_visit"
+        process = FAST_KEY if self.rng.random() < self.shared.args.fast_ratio else NORMAL_KEY
         response = self.api.call("start", "POST", "/api/v1/instances/",
                                  json={"process": process, "business_key": f"load-{number}", "data": {}})
         if response is None or response.status_code != 201:
@@ -306,15 +307,19 @@ class Client(threading.Thread):
 
 
 # ----------------------------------------------------------------------------- set-up and tear-down
-def fast_diagram():
-    xml = (ROOT / "bpmn" / "followup_visit.bpmn").read_text(encoding="utf-8")
+def load_diagrams():
+    """The load test's own visit diagram (a frozen copy, so product diagram changes don't move the
+    benchmark) and its fast twin whose visit window is counted in seconds."""
+    folder = ROOT / "bench" / "load"
+    xml = (folder / "load_visit.bpmn").read_text(encoding="utf-8")
+    forms = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("load_visit.*.schema.json")}
+    fast = xml
     replacements = [('timedelta(days=int(window_days))', 'timedelta(seconds=int(window_days))'),
-                    ('id="followup_visit"', f'id="{FAST_KEY}"'), ('processRef="followup_visit"', f'processRef="{FAST_KEY}"')]
+                    ('id="load_visit"', f'id="{FAST_KEY}"'), ('processRef="load_visit"', f'processRef="{FAST_KEY}"')]
     for old, new in replacements:
-        assert old in xml, old
-        xml = xml.replace(old, new)
-    forms = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (ROOT / "bpmn").glob("followup_visit.*.schema.json")}
-    return xml, forms
+        assert old in fast, old
+        fast = fast.replace(old, new)
+    return {NORMAL_KEY: (xml, forms), FAST_KEY: (fast, forms)}
 
 
 def run_flask(env, *argv, log):
@@ -634,11 +639,11 @@ def main():
         wait_ready(base)
 
         admin = Api(base, "admin", stats, password=admin_password)
-        xml, forms = fast_diagram()
-        response = admin.session.post(f"{base}/api/v1/process-models/{FAST_KEY}/deploy", timeout=60,
-                                      json={"bpmn_xml": xml, "forms": forms, "comment": "load test: window in seconds"})
-        if response.status_code != 201:
-            raise SystemExit(f"deploying {FAST_KEY} failed: {response.status_code} {response.text}")
+        for key, (xml, forms) in load_diagrams().items():
+            response = admin.session.post(f"{base}/api/v1/process-models/{key}/deploy", timeout=60,
+                                          json={"bpmn_xml": xml, "forms": forms, "comment": "load test diagram"})
+            if response.status_code != 201:
+                raise SystemExit(f"deploying {key} failed: {response.status_code} {response.text}")
 
         def start_worker(name):
             procs[name] = subprocess.Popen(
