@@ -80,12 +80,17 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def default_script_functions() -> dict[str, Callable]:
+    # Policy date arithmetic (visit_window, add_working_days, complaint_deadlines …) so BPMN scripts
+    # compute SOP deadlines the same way as the app does.
+    from .policy import SCRIPT_FUNCTIONS
+
     return {
         "now": clock.now,
         "datetime": datetime,
         "date": date,
         "timedelta": timedelta,
         "timezone": timezone,
+        **SCRIPT_FUNCTIONS,
     }
 
 
