@@ -62,6 +62,25 @@ def _register(appbuilder: AppBuilder) -> None:
                         category="Audit", category_label=_l("Audit"))
     for api in (TaskApi, InstanceApi, ProcessModelApi, EventApi):
         appbuilder.add_api(api)
+    _register_intake(appbuilder, _l)
+
+
+def _register_intake(appbuilder: AppBuilder, _l) -> None:
+    """INTAKE (SOP_RULES §5.5): projects, households, customers, service events, work orders."""
+    from .api.intake_api import CustomerApi, HouseholdApi, ServiceEventApi, WorkOrderApi
+    from .views.intake_views import (CustomerView, HouseholdView, ProjectView, ServiceEventView, WorkOrderImportView,
+                                     WorkOrderView)
+
+    menu = {"category": "Intake", "category_label": _l("Intake"), "category_icon": "fa-phone"}
+    appbuilder.add_view(ServiceEventView, "Service events", label=_l("Service events"), icon="fa-bell", **menu)
+    appbuilder.add_view(HouseholdView, "Households", label=_l("Households"), icon="fa-home", **menu)
+    appbuilder.add_view(CustomerView, "Customers", label=_l("Customers"), icon="fa-user", **menu)
+    appbuilder.add_view(ProjectView, "Projects", label=_l("Projects"), icon="fa-building", **menu)
+    appbuilder.add_view(WorkOrderView, "Work orders", label=_l("Work orders"), icon="fa-wrench", **menu)
+    appbuilder.add_view(WorkOrderImportView, "Import work orders", label=_l("Import work orders"),
+                        icon="fa-upload", **menu)
+    for api in (ServiceEventApi, HouseholdApi, CustomerApi, WorkOrderApi):
+        appbuilder.add_api(api)
 
 
 def _template_helpers(app: Flask) -> None:

@@ -49,6 +49,35 @@ ROLE_MENUS: dict[str, list[str]] = {
 for _role in ("Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
     ROLE_MENUS[_role] = ["Work", "My tasks", "Processes", "Instances"]
 
+# ---- INTAKE (SOP_RULES §5.5). "unmask" shows full phone and ID numbers: only roles that must
+# call or identify customers in person have it (Supervisor, Manager; Admin has everything).
+RESOURCES.update({
+    "Project": ["read", "write"],
+    "Household": ["read", "write", "unmask"],  # customers are part of their household's file
+    "ServiceEvent": ["read", "record", "complete"],
+    "WorkOrder": ["read", "import"],
+})
+_INTAKE_READ = [("Project", "read"), ("Household", "read"), ("ServiceEvent", "read"), ("WorkOrder", "read")]
+_INTAKE_RECORD = _INTAKE_READ + [("Household", "write"), ("ServiceEvent", "record"), ("ServiceEvent", "complete"),
+                                 ("WorkOrder", "import")]
+_INTAKE_GRANTS = {
+    "ProcessOwner": _INTAKE_READ + [("Project", "write")],  # picks each project's policy profile
+    "Supervisor": _INTAKE_RECORD + [("Household", "unmask"), ("Project", "write")],
+    "Agent": _INTAKE_RECORD,  # first-contact person (FC-04) records and tracks
+    "DepartmentHead": _INTAKE_READ + [("ServiceEvent", "complete")],  # FC-07: handling dept reports completion
+    "Manager": _INTAKE_RECORD + [("Household", "unmask"), ("Project", "write")],
+    "VP": _INTAKE_READ,
+    "QualityDept": _INTAKE_READ,
+    "Archivist": _INTAKE_READ,
+    "Auditor": _INTAKE_READ,
+}
+_INTAKE_MENUS = ["Intake", "Service events", "Households", "Customers", "Projects", "Work orders"]
+for _role, _pairs in _INTAKE_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _pairs
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + _INTAKE_MENUS
+    if ("WorkOrder", "import") in _pairs:
+        ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Import work orders"]
+
 
 def permission_name(action: str) -> str:
     return f"can_{action}"

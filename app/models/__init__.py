@@ -2,3 +2,4 @@
 
 Each concern has its module; importing this package registers them all with FAB's metadata.
 """
+from . import intake  # noqa: F401,E402  (INTAKE)
