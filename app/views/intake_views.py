@@ -14,7 +14,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from wtforms import SelectField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
@@ -72,13 +72,14 @@ class CustomerView(ModelView):
             form.phone.data = mask_phone(form.phone.data)
             form.id_number.data = mask_id(form.id_number.data)
 
-    def pre_update(self, item):
-        # A masked value sent back unchanged means "keep the stored number".
-        state = inspect(item)
+    def process_form(self, form, is_created):
+        # A masked value sent back unchanged means "keep the stored number" (before the item is touched).
+        if is_created or can_unmask():
+            return
+        stored = db.session.get(Customer, int(request.view_args["pk"]))
         for name in ("phone", "id_number"):
-            history = state.attrs[name].history
-            if history.deleted and (getattr(item, name) or "").count("*") and not can_unmask():
-                setattr(item, name, history.deleted[0])
+            if "*" in (getattr(form, name).data or ""):
+                getattr(form, name).data = getattr(stored, name)
 
 
 class HouseholdView(ModelView):
@@ -129,19 +130,17 @@ def _severity_rule(form, field):
         field.data = None  # the select offers severities to everyone; only complaints keep one
 
 
-def _household_rule(form, field):
-    if form.category.data in NEEDS_HOUSEHOLD and not field.data:
+def _category_rules(form, field):
+    """Cross-field checks hang on the category: FAB marks empty optional fields Optional(), which stops
+    their own validators, so a missing household or contract date is caught here."""
+    if field.data in NEEDS_HOUSEHOLD and not form.household.data:
         raise ValidationError(_("This category needs a household."))
-
-
-def _contract_rule(form, field):
-    """CAT-SP-01: a special-service contract has a period with an end after its start."""
-    if form.category.data != "special_service":
-        return
-    if not field.data:
-        raise ValidationError(_("A special-service contract needs its start and end."))
-    if field.name == "contract_end" and form.contract_start.data and field.data <= form.contract_start.data:
-        raise ValidationError(_("The contract must end after it starts."))
+    if field.data == "special_service":  # CAT-SP-01: mid-term and end visits need the contract period
+        start, end = form.contract_start.data, form.contract_end.data
+        if not start or not end:
+            raise ValidationError(_("A special-service contract needs its start and end."))
+        if end <= start:
+            raise ValidationError(_("The contract must end after it starts."))
 
 
 def _aware(value):
@@ -157,7 +156,8 @@ class ServiceEventView(ModelView):
     datamodel = SQLAInterface(ServiceEvent)
     class_permission_name = "ServiceEvent"
     method_permission_name = {"list": "read", "show": "read", "add": "record", "edit": "record",
-                              "download": "read", "action": "complete", "action_post": "complete"}
+                              "download": "read", "action": "complete", "action_post": "complete",
+                              "complete": "complete"}
     base_permissions = _all("ServiceEvent")
     list_title = _l("Service events")
     add_title = _l("Record a service event")
@@ -178,10 +178,10 @@ class ServiceEventView(ModelView):
                      "work_order_no": _l("Work order no.")}
     formatters_columns = {"category": lambda c: str(CATEGORY_LABELS.get(c, c))}
     validators_columns = {"project": [DataRequired()], "content": [DataRequired()],
-                          "household": [_household_rule], "contract_start": [_contract_rule],
-                          "contract_end": [_contract_rule]}
+}
     add_form_extra_fields = {
-        "category": SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES]),
+        "category": SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+                                validators=[_category_rules]),
         "severity": SelectField(_l("Severity"), choices=[("", "—")] + [(s, s) for s in SEVERITIES],
                                 validators=[_severity_rule]),
         "source": SelectField(_l("Source"), choices=list(SOURCES.items())),
