@@ -36,6 +36,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .cli import huifang
 
     app.cli.add_command(huifang)
+    from .cli_policy import policy
+
+    app.cli.add_command(policy)
     return app
 
 
@@ -63,6 +66,7 @@ def _register(appbuilder: AppBuilder) -> None:
     for api in (TaskApi, InstanceApi, ProcessModelApi, EventApi):
         appbuilder.add_api(api)
     _register_intake(appbuilder, _l)
+    _register_policy(appbuilder, _l)
 
 
 def _register_intake(appbuilder: AppBuilder, _l) -> None:
@@ -81,6 +85,16 @@ def _register_intake(appbuilder: AppBuilder, _l) -> None:
                         icon="fa-upload", **menu)
     for api in (ServiceEventApi, HouseholdApi, CustomerApi, WorkOrderApi):
         appbuilder.add_api(api)
+
+
+def _register_policy(appbuilder: AppBuilder, _l) -> None:
+    """POLICY (SOP_RULES §0.3): profiles, versions, project overrides, explain."""
+    from .api.policy_api import PolicyApi
+    from .views.policy_views import PolicyView
+
+    appbuilder.add_view(PolicyView, "Policy profiles", label=_l("Policy profiles"), icon="fa-balance-scale",
+                        category="Processes")
+    appbuilder.add_api(PolicyApi)
 
 
 def _template_helpers(app: Flask) -> None:

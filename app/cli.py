@@ -14,6 +14,7 @@ from workflows.engine import Actor
 from workflows.errors import EngineError
 
 from .security import ROLES, sync_roles
+from .services.policy import seed_profiles
 from .services.engine import BPMN_DIR, get_engine, load_bundle
 
 
@@ -33,6 +34,7 @@ def init():
     appbuilder.add_permissions(update_perms=True)
     sync_roles(sm)
     deployed = deploy_shipped_models(Actor("system"))
+    click.echo(f"policy profiles seeded: {', '.join(seed_profiles()) or 'none new'}")  # POLICY
     click.echo(f"roles: {', '.join(ROLES)}")
     for key, number in deployed:
         click.echo(f"process model {key}: version {number}")

@@ -101,3 +101,14 @@ def sync_roles(sm) -> None:
         for pv in wanted:
             if pv not in role.permissions:
                 sm.add_permission_role(role, pv)
+
+
+# POLICY (SOP_RULES §0.3): everyone reads profiles and explains; ProcessOwner edits profiles and
+# project overrides (each edit is a new version with a reason).
+RESOURCES["PolicyProfile"] = ["read", "edit"]
+for _role in ROLE_PERMISSIONS:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("PolicyProfile", "read")]
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + (["Processes"] if "Processes" not in ROLE_MENUS.get(_role, [])
+                                                     else []) + ["Policy profiles"]
+ROLE_PERMISSIONS["ProcessOwner"] = ROLE_PERMISSIONS["ProcessOwner"] + [("PolicyProfile", "edit")]
+

@@ -3,3 +3,4 @@
 Each concern has its module; importing this package registers them all with FAB's metadata.
 """
 from . import intake  # noqa: F401,E402  (INTAKE)
+from . import policy  # noqa: F401,E402  (POLICY)
