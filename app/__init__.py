@@ -67,6 +67,7 @@ def _register(appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     _register_intake(appbuilder, _l)
     _register_policy(appbuilder, _l)
+    _register_visits(appbuilder, _l)
 
 
 def _register_intake(appbuilder: AppBuilder, _l) -> None:
@@ -95,6 +96,20 @@ def _register_policy(appbuilder: AppBuilder, _l) -> None:
     appbuilder.add_view(PolicyView, "Policy profiles", label=_l("Policy profiles"), icon="fa-balance-scale",
                         category="Processes")
     appbuilder.add_api(PolicyApi)
+
+
+def _register_visits(appbuilder: AppBuilder, _l) -> None:
+    """FLOWS: visits, the 回访记录表 register; starts flows on service_event_recorded."""
+    from .api.visit_api import VisitApi, VisitFormApi
+    from .services.visits import connect_signals
+    from .views.visit_views import VisitFormView, VisitView
+
+    appbuilder.add_view(VisitView, "Visits", label=_l("Visits"), icon="fa-phone", category="Work")
+    appbuilder.add_view(VisitFormView, "Visit forms", label=_l("Visit forms"), icon="fa-file-text-o",
+                        category="Work")
+    for api in (VisitApi, VisitFormApi):
+        appbuilder.add_api(api)
+    connect_signals()
 
 
 def _template_helpers(app: Flask) -> None:

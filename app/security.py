@@ -112,3 +112,15 @@ for _role in ROLE_PERMISSIONS:
                                                      else []) + ["Policy profiles"]
 ROLE_PERMISSIONS["ProcessOwner"] = ROLE_PERMISSIONS["ProcessOwner"] + [("PolicyProfile", "edit")]
 
+
+# FLOWS: visits and the 回访记录表 register. Everyone who works visits reads them; supervisors and
+# managers start and merge visits (SMP-08/AMB-40) and void forms (FLOW-03).
+RESOURCES["Visit"] = ["read", "start", "merge"]
+RESOURCES["VisitForm"] = ["read", "void"]
+for _role in ROLE_PERMISSIONS:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Visit", "read"), ("VisitForm", "read")]
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + (["Work"] if "Work" not in ROLE_MENUS.get(_role, [])
+                                                     else []) + ["Visits", "Visit forms"]
+for _role in ("Supervisor", "Manager"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Visit", "start"), ("Visit", "merge"),
+                                                         ("VisitForm", "void")]

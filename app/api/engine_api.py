@@ -170,7 +170,9 @@ class TaskApi(BaseApi):
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise InvalidInput(Problem("data must be an object", field="data"))
-        instance = get_engine().complete(task_id, current_actor(), data)
+        from ..services.visits import complete_task  # engine.complete + the visit bookkeeping (FLOWS)
+
+        instance = complete_task(task_id, current_actor(), data)
         return self.response(200, result=instance_to_dict(instance))
 
     @expose("/<task_id>/reassign", methods=["POST"])

@@ -5,6 +5,7 @@ Every entry path (admin form, REST, work-order import) goes through ``validate_e
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from ..extensions import db
 from ..models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household, Project, ServiceEvent
 from ..signals import notify, service_event_recorded
+
+logger = logging.getLogger(__name__)
 
 # FC-06 routing: category → department; MAJOR (重大特殊类) goes to the project head.
 ROUTING = {
@@ -296,7 +299,14 @@ def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
 def announce(event: ServiceEvent, recorded: bool = False) -> None:
     """After commit: tell the flows; FC-04/ROLE-02: a MAJOR complaint is reported to supervisor and head."""
     app = current_app._get_current_object()
-    service_event_recorded.send(app, event=event)
+    try:
+        service_event_recorded.send(app, event=event)
+    except Exception as err:  # noqa: BLE001 - the event is committed; a failing follow-up must not hide that
+        # The intake stands (it was committed); the failure is logged and kept on the event for a person to see.
+        logger.exception("follow-up for service event %s failed", event.id)
+        db.session.rollback()
+        event.extra = {**(event.extra or {}), "follow_up_error": f"{type(err).__name__}: {err}"[:500]}
+        db.session.commit()
     if recorded and event.category == "complaint" and event.severity == "MAJOR":
         where = event.household.file_no if event.household else event.project.name
         notify.send(app, recipients=[], roles=["Supervisor", "Manager"],

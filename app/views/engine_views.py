@@ -50,7 +50,9 @@ class InboxView(BaseView):
                 abort(403)
             values = coerce_form_data(form["schema"], request.form, current_app.config["TIMEZONE"])
             try:
-                engine.complete(task_id, current_actor(), values)
+                from ..services.visits import complete_task  # engine.complete + visit bookkeeping (FLOWS)
+
+                complete_task(task_id, current_actor(), values)
             except InvalidInput as err:
                 db.session.rollback()
                 errors = {p.field or "": p.message for p in err.problems}

@@ -15,7 +15,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from workflows import clock
@@ -96,6 +96,9 @@ class HouseholdView(ModelView):
                      "unit": _l("Unit"), "room": _l("Room"), "key_customer": _l("Key customer"),
                      "former_customer": _l("Former customer")}
     validators_columns = {"building": [DataRequired()], "room": [DataRequired()], "project": [DataRequired()]}
+    # Not-null booleans would otherwise get a "required" checkbox that cannot be left unticked.
+    add_form_extra_fields = edit_form_extra_fields = {
+        "key_customer": BooleanField(_l("Key customer")), "former_customer": BooleanField(_l("Former customer"))}
     related_views = [CustomerView]
 
     def pre_add(self, item):

@@ -47,8 +47,11 @@ def test_a_visit_from_start_to_archive(client, auth, sup):
     detail = r.json["result"]
     [visit] = detail["tasks"]
     assert visit["bpmn_id"] == "visit" and visit["assignee"] == "agent" and visit["due_at"]
-    assert [t["bpmn_id"] for t in detail["timers"]] == ["visit_overdue"]
-    assert detail["timers"][0]["fire_at"] == visit["due_at"]
+    # FLOW-04: a non-interrupting due-soon reminder before the overdue escalation
+    timers = {t["bpmn_id"]: t for t in detail["timers"]}
+    assert sorted(timers) == ["visit_due_soon", "visit_overdue"]
+    assert timers["visit_overdue"]["fire_at"] == visit["due_at"]
+    assert timers["visit_due_soon"]["fire_at"] < visit["due_at"]
 
     r = client.get("/api/v1/tasks/?scope=mine", headers=agent)
     assert [t["id"] for t in r.json["result"]] == [visit["id"]]

@@ -50,7 +50,8 @@ def test_init_on_a_fresh_database(fresh_database_url, monkeypatch):
 
         with app.app_context():
             before = _snapshot()
-        assert set(ROLES) <= set(before["role_names"]) and before["versions"] == 1
+        # one version of each shipped diagram (followup_visit, complaint_case, repair_followup)
+        assert set(ROLES) <= set(before["role_names"]) and before["versions"] == 3
 
         second = runner.invoke(args=["huifang", "init"])
         assert second.exit_code == 0, second.output
@@ -114,7 +115,8 @@ def test_worker_once_fires_due_timers(app_ctx):
         frozen.advance(days=3, minutes=1)
         result = runner.invoke(args=["huifang", "worker", "--once"])
         assert result.exit_code == 0, result.output
-        assert "fired 1 timer(s)" in result.output
+        # the due-soon reminder (FLOW-04) and the overdue escalation
+        assert "fired 2 timer(s)" in result.output
 
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     db.session.expire_all()

@@ -155,3 +155,20 @@ def test_demo_project_is_idempotent(app_ctx, project):
     assert db.session.query(Household).count() == before
     assert project.policy_profile == "P000-3"
     assert all(h.file_no == f"CY-{h.building}-{h.room}" for h in project.households)
+
+
+def test_a_failing_follow_up_leaves_the_event_recorded_and_visible(client, auth, project):
+    from app.signals import service_event_recorded
+
+    def broken(sender, event, **_):
+        raise RuntimeError("no diagram")
+
+    service_event_recorded.connect(broken)
+    try:
+        response = post(client, auth("agent"), project="cuiyuan", building="1", room="101", category="repair",
+                        content="x")
+    finally:
+        service_event_recorded.disconnect(broken)
+    assert response.status_code == 201, response.json
+    assert response.json["result"]["extra"]["follow_up_error"] == "RuntimeError: no diagram"
+    assert db.session.query(ServiceEvent).count() == 1

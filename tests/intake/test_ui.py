@@ -56,12 +56,18 @@ def test_complete_action_and_who_may_use_it(app_ctx, project, signals):
     auditor = browser_login(app_ctx.test_client(), "auditor")
     assert auditor.get("/serviceeventview/list/").status_code == 200
     denied = auditor.get("/serviceeventview/add")
-    assert denied.status_code == 302 and "/login" in denied.headers["Location"]
+    assert denied.status_code == 403  # signed in, but auditors record nothing
+    client.post("/serviceeventview/add", data=form(project, content="第二件 second"))
+    second = db.session.query(ServiceEvent).filter(ServiceEvent.id != event.id).one()
+    auditor.post("/serviceeventview/action_post", data={"action": "complete", "rowid": [str(second.id)]})
+    db.session.expire_all()
+    assert db.session.get(ServiceEvent, second.id).status == "received"
 
 
 def test_household_form_sets_file_no_ret09(app_ctx, project):
     client = browser_login(app_ctx.test_client(), "agent")
     response = client.post("/householdview/add", data={"project": str(project.id), "building": "8", "room": "0801",
-                                                        "unit": "1"})
-    assert response.status_code == 302
-    assert db.session.query(Household).filter_by(building="8").one().file_no == "CY-8-0801"
+                                                        "unit": "1", "key_customer": "y"})
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    created = db.session.query(Household).filter_by(building="8").one()
+    assert (created.file_no, created.key_customer, created.former_customer) == ("CY-8-0801", True, False)

@@ -186,3 +186,25 @@ def test_admin_ui_edit_requires_reason_and_role(policy_clean):
     assert agent.get("/policy/").status_code == 200
     assert agent.post("/policy/profile/P004-6", data={"params": text, "reason": "x"}).status_code == 403
     assert "P004-6" in agent.get("/policy/").get_data(as_text=True)
+
+
+def test_future_version_waits_for_effective_from(policy_clean, client, auth):
+    """A version dated in the future is stored but effective_policy keeps the current one until then."""
+    params = copy.deepcopy(SHIPPED["P000-3"])
+    params["min_home_share"] = 0.3
+    now_version = effective_policy("PRJ-F")["profile_version_id"]
+    created = client.post("/api/v1/policy/profiles/P000-3/versions", headers=auth("processowner"), json={
+        "params": params, "reason": "from next year", "effective_from": "2999-01-01T00:00:00+08:00"})
+    assert created.status_code == 201, created.json
+    assert effective_policy("PRJ-F")["profile_version_id"] == now_version
+    naive = client.post("/api/v1/policy/profiles/P000-3/versions", headers=auth("processowner"), json={
+        "params": params, "reason": "x", "effective_from": "2999-01-01T00:00:00"})
+    assert naive.status_code == 422 and naive.json["field"] == "effective_from"
+
+
+def test_profile_list_and_project_read(app_ctx, client, auth):
+    listed = client.get("/api/v1/policy/profiles", headers=auth("vp")).json["result"]
+    assert {row["code"] for row in listed} == set(SHIPPED)
+    assert client.get("/api/v1/policy/profiles/NOPE", headers=auth("vp")).status_code == 404
+    project = client.get("/api/v1/policy/projects/PRJ-NONE", headers=auth("vp")).json
+    assert project["effective"]["profile"] == "P000-3" and project["versions"] == []

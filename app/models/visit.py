@@ -1,0 +1,105 @@
+"""Follow-up visits (回访): the visit rows, the serially numbered 回访记录表 and repair samples.
+
+A Visit mirrors one flow instance for lists, statistics and merging (SMP-08/AMB-40); the engine's
+document stays the source of truth for the flow itself. Constraint names are explicit so Alembic
+and both backends agree.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+VISIT_STATUSES = ["planned", "in_progress", "review", "archived", "escalated", "overdue", "cancelled"]
+METHODS = ["HOME", "PHONE", "WALKABOUT", "LETTER"]
+
+
+class Visit(Model):
+    __tablename__ = "visit"
+    __table_args__ = (UniqueConstraint("instance_id", name="uq_visit_instance_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(30), index=True)
+    project_key: Mapped[str | None] = mapped_column(String(50), index=True)
+    household_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    household: Mapped[str | None] = mapped_column(String(100), index=True)
+    service_event_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    severity: Mapped[str | None] = mapped_column(String(10))
+    window_opens: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    profile_version_id: Mapped[int | None] = mapped_column(Integer)
+    process_key: Mapped[str] = mapped_column(String(100))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    serial: Mapped[str | None] = mapped_column(String(40))
+    visitor: Mapped[str | None] = mapped_column(String(100))
+    method: Mapped[str | None] = mapped_column(String(20))
+    result: Mapped[str | None] = mapped_column(String(20))
+    revisits: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    forms: Mapped[list["VisitForm"]] = relationship(back_populates="visit", order_by="VisitForm.id")
+
+    def __repr__(self) -> str:
+        return f"visit #{self.id}"
+
+
+class VisitSerial(Model):
+    """The last 回访记录表 page number issued per project and year (REC-01: every page numbered).
+
+    The row is locked (SELECT … FOR UPDATE on PostgreSQL, a write lock on SQLite) while a number is
+    taken, and the number is written in the same transaction as the form that carries it, so numbers
+    are never reused and never skipped.
+    """
+    __tablename__ = "visit_serial"
+    __table_args__ = (UniqueConstraint("project_key", "year", name="uq_visit_serial_project_year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_key: Mapped[str] = mapped_column(String(50))
+    year: Mapped[int] = mapped_column(Integer)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VisitForm(Model):
+    """One signed-out 回访记录表. A voided form stays on record with its reason (FLOW-03)."""
+    __tablename__ = "visit_form"
+    __table_args__ = (UniqueConstraint("project_key", "year", "number", name="uq_visit_form_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", name="fk_visit_form_visit"), index=True)
+    project_key: Mapped[str] = mapped_column(String(50))
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[str] = mapped_column(String(40))
+    signed_out_by: Mapped[str] = mapped_column(String(100))
+    signed_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="signed_out")
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    voided_by: Mapped[str | None] = mapped_column(String(100))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    visit: Mapped[Visit] = relationship(back_populates="forms")
+
+    def __repr__(self) -> str:
+        return self.serial
+
+
+class RepairSample(Model):
+    """One month's repair sampling (SMP-01/02): seed, population and sample kept for audit."""
+    __tablename__ = "visit_repair_sample"
+    __table_args__ = (UniqueConstraint("project_key", "month", name="uq_visit_repair_sample_month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_key: Mapped[str] = mapped_column(String(50))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    seed: Mapped[str] = mapped_column(String(64))
+    population: Mapped[list] = mapped_column(JSON)
+    sample: Mapped[list] = mapped_column(JSON)
+    home: Mapped[list] = mapped_column(JSON)
+    rate: Mapped[str | None] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

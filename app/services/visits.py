@@ -1,0 +1,375 @@
+"""Follow-up visits on the web side: start the right flow for a service event, keep Visit rows in
+sync with task completions, sign out serially numbered 回访记录表, merge overlapping visits.
+
+The BPMN flows know nothing of the database; everything here runs in the web layer after (or
+around) an engine call. Policy numbers come from POLICY (``app.services.policy.effective_policy``
+and ``workflows.policy``) — this module never restates them.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from workflows import clock
+from workflows.engine import Actor
+from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+
+from .. import signals
+from ..extensions import db
+from ..models.visit import RepairSample, Visit, VisitForm, VisitSerial
+from .engine import get_engine
+
+SYSTEM = Actor("system", frozenset({"Supervisor"}))
+OPEN_STATUSES = ("planned", "in_progress", "review")
+# Categories visited through followup_visit once the service is completed (§2); complaints go through
+# complaint_case first, repairs through the monthly sample (SMP-01/02).
+VISIT_CATEGORIES = {"special_service", "help", "emergency_patient", "publication_event", "decoration",
+                    "survey_item", "other"}
+
+
+def _policy_module():
+    """POLICY's pure functions, once that slice has landed (None before)."""
+    try:
+        import workflows.policy as policy
+    except ImportError:
+        return None
+    return policy
+
+
+def _effective_policy(project_key: str) -> dict:
+    try:
+        from .policy import effective_policy
+    except ImportError:
+        return {"params": {}, "profile_version_id": None}
+    return effective_policy(project_key)
+
+
+def _local_year(at: datetime) -> int:
+    return at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
+
+
+def _aware(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- starting flows
+
+def start_visit(category: str, *, project: str | None, household: str | None, household_id: int | None = None,
+                service_event_id: int | None = None, severity: str | None = None, trigger: datetime | None = None,
+                process: str = "followup_visit", actor: Actor = SYSTEM, extra: dict | None = None) -> Visit:
+    """Start a flow for one visit and record its Visit row (status planned)."""
+    trigger = trigger or clock.now()
+    policy = _effective_policy(project) if project else {"params": {}, "profile_version_id": None}
+    data = {"service_event_id": service_event_id, "project": project, "household": household or "",
+            "category": category, "severity": severity, "trigger": trigger.isoformat(),
+            "policy": policy.get("params") or {}, "profile_version_id": policy.get("profile_version_id")}
+    opens = due = None
+    module = _policy_module()
+    if module is not None and policy.get("params"):
+        if process == "complaint_case":
+            explained = module.explain(policy["params"], category, trigger, severity=severity)
+            data["reply_due"], data["resolve_due"] = explained.get("reply_due"), explained.get("resolve_due")
+        else:
+            try:
+                opens, due = module.visit_window(policy["params"], category, trigger)
+                data["policy_due"] = due.isoformat()
+            except module.PolicyError:
+                opens = due = None  # the profile sets no window for this category: the planner's applies
+    data.update(extra or {})
+    engine = get_engine()
+    instance = engine.start(process, actor, data, business_key=household)
+    now = clock.now()
+    visit = Visit(category=category, project_key=project, household=household, household_id=household_id,
+                  service_event_id=service_event_id, severity=severity, window_opens=opens, due_at=due,
+                  profile_version_id=policy.get("profile_version_id"), process_key=process,
+                  instance_id=instance.id, status="planned", revisits=0, created_at=now, updated_at=now)
+    db.session.add(visit)
+    db.session.commit()
+    return visit
+
+
+def start_for_event(event) -> list[Visit]:
+    """The flows a recorded service event needs (SOP §2); nothing twice for one event."""
+    already = db.session.scalars(select(Visit.process_key).where(Visit.service_event_id == event.id)).all()
+    project = event.project.key if getattr(event, "project", None) else None
+    household = event.household.label if getattr(event, "household", None) else None
+    common = dict(project=project, household=household, household_id=event.household_id,
+                  service_event_id=event.id, severity=event.severity)
+    started = []
+    if event.category == "complaint":
+        if "complaint_case" not in already and event.status in ("received", "dispatched", "in_progress"):
+            started.append(start_visit("complaint", process="complaint_case", trigger=_aware(event.received_at),
+                                       **common))
+    elif event.category in VISIT_CATEGORIES and event.status in ("completed", "closed") and not already:
+        if event.category == "special_service" and event.contract_start and event.contract_end:
+            # AMB-19: special-service contracts get a mid-term and an end visit.
+            start, end = _aware(event.contract_start), _aware(event.contract_end)
+            for stage, trigger in (("mid", start + (end - start) / 2), ("end", end)):
+                started.append(start_visit(event.category, trigger=trigger, extra={"stage": stage}, **common))
+        else:
+            started.append(start_visit(event.category, trigger=_aware(event.completed_at) or clock.now(), **common))
+    return started
+
+
+def on_service_event_recorded(sender, event=None, **_kwargs):
+    if event is not None:
+        start_for_event(event)
+
+
+def connect_signals() -> None:
+    signals.service_event_recorded.connect(on_service_event_recorded, weak=False)
+
+
+# ---------------------------------------------------------------- serial numbers (FLOW-03, REC-01)
+
+def sign_out_form(visit: Visit, username: str) -> VisitForm:
+    """Issue the next 回访记录表 number of the visit's project and year.
+
+    The counter row is incremented with one UPDATE (which holds its row lock until commit on
+    PostgreSQL and the database write lock on SQLite), and the form is inserted in the same
+    transaction: numbers are neither reused nor skipped, even under concurrent sign-outs.
+    """
+    now = clock.now()
+    project, year = visit.project_key or "default", _local_year(now)
+    for _attempt in range(5):
+        bumped = db.session.execute(
+            update(VisitSerial).where(VisitSerial.project_key == project, VisitSerial.year == year)
+            .values(last_number=VisitSerial.last_number + 1)).rowcount
+        if not bumped:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(VisitSerial(project_key=project, year=year, last_number=1))
+            except IntegrityError:
+                continue  # another sign-out created the counter first; increment it
+        number = db.session.scalar(select(VisitSerial.last_number).where(
+            VisitSerial.project_key == project, VisitSerial.year == year))
+        serial = f"{project}-{year}-{number:05d}"
+        form = VisitForm(visit_id=visit.id, project_key=project, year=year, number=number, serial=serial,
+                         signed_out_by=username, signed_out_at=now, status="signed_out")
+        db.session.add(form)
+        visit.serial = serial
+        db.session.commit()
+        return form
+    raise Conflict("could not allocate a visit form number; try again")
+
+
+def void_form(form_id: int, username: str, reason: str) -> VisitForm:
+    """A voided form stays on record with its reason; the visit gets a fresh number."""
+    if not (reason or "").strip():
+        raise InvalidInput(Problem("a reason is required to void a visit form", field="reason"))
+    form = db.session.get(VisitForm, form_id)
+    if form is None:
+        raise NotFound(f"visit form {form_id} does not exist")
+    if form.status == "voided":
+        raise Conflict(f"visit form {form.serial} is already voided")
+    form.status, form.void_reason, form.voided_by, form.voided_at = "voided", reason.strip(), username, clock.now()
+    db.session.commit()
+    visit = form.visit
+    if visit.status in OPEN_STATUSES:
+        sign_out_form(visit, username)
+    return form
+
+
+# ---------------------------------------------------------------- task completions
+
+def complete_task(task_id: str, actor: Actor, data: dict):
+    """engine.complete plus the visit bookkeeping; the API and the inbox call this."""
+    engine = get_engine()
+    task = engine.task(task_id)
+    bpmn_id, instance_id, process = task.bpmn_id, task.instance_id, task.process_key
+    instance = engine.complete(task_id, actor, data)
+    after_task_completed(process, bpmn_id, instance_id, actor, data)
+    return instance
+
+
+def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Actor, data: dict) -> None:
+    visit = db.session.scalar(select(Visit).where(Visit.instance_id == instance_id))
+    if visit is None:
+        return
+    engine = get_engine()
+    instance_status = engine._instance(instance_id).status
+    flow = engine.workflow_data(instance_id)
+    visit.updated_at = clock.now()
+    if process == "followup_visit":
+        _followup_step(visit, bpmn_id, actor, data, flow)
+    elif process == "repair_followup" and bpmn_id == "visit":
+        visit.method, visit.result = data.get("method"), "satisfied" if data.get("satisfied") else "unsatisfied"
+        if not data.get("satisfied"):
+            visit.revisits += 1
+            visit.status = "in_progress"
+    elif process == "complaint_case" and bpmn_id == "close":
+        visit.status = "archived"
+        visit.result = "closed"
+        db.session.commit()
+        _complaint_visit(visit)
+    if instance_status == "completed" and visit.status in OPEN_STATUSES:
+        visit.status = "escalated" if flow.get("revisit_count", 0) >= 3 and not flow.get("qualified") else "archived"
+        if process == "followup_visit" and "handle_overdue" == bpmn_id:
+            visit.status = "overdue"
+    db.session.commit()
+
+
+def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: dict) -> None:
+    if bpmn_id == "plan":
+        visit.visitor, visit.method, visit.status = data.get("visitor"), data.get("method"), "in_progress"
+        if flow.get("visit_due"):
+            visit.due_at = _aware(flow["visit_due"])
+        if not visit.serial:
+            sign_out_form(visit, actor.username)
+        # FLOW-02: the supervisor's plan notifies the visitor.
+        signals.notify.send(current_app._get_current_object(), recipients=[data.get("visitor")],
+                            subject=f"回访任务 Visit assigned: {visit.household or ''} ({visit.serial})",
+                            body=data.get("content") or "", link=f"/api/v1/visits/{visit.id}")
+    elif bpmn_id == "visit":
+        visit.method = data.get("method") or visit.method
+        visit.result = flow.get("last_outcome") if flow.get("last_outcome") != "reached" else (
+            "satisfied" if data.get("satisfied") else "unsatisfied")
+        visit.status = "review" if flow.get("last_outcome") == "reached" or flow.get("attempts", 0) >= 3 \
+            else "in_progress"
+    elif bpmn_id == "review":
+        if data.get("qualified"):
+            visit.status = "archived"
+        else:
+            visit.status, visit.result = "in_progress", "unqualified"
+            # FLOW-10: an unqualified result opens complaint handling for the matter.
+            signals.notify.send(current_app._get_current_object(), roles=["Manager"],
+                                subject=f"回访不合格 Unqualified visit {visit.serial}", body=data.get("comment", ""),
+                                link=f"/api/v1/visits/{visit.id}")
+            db.session.commit()
+            start_visit("complaint", process="complaint_case", project=visit.project_key,
+                        household=visit.household, household_id=visit.household_id,
+                        service_event_id=visit.service_event_id, severity=visit.severity or "MINOR",
+                        extra={"from_visit": visit.id})
+    elif bpmn_id == "manager_opinion":
+        visit.revisits = flow.get("revisit_count", visit.revisits)
+        if flow.get("revisit_count", 0) >= 3:
+            visit.status = "escalated"  # AMB-21: to the VP
+            signals.notify.send(current_app._get_current_object(), roles=["VP"],
+                                subject=f"三次回访仍不满意 Unsatisfied after 3 re-visits {visit.serial}",
+                                body=data.get("opinion", ""), link=f"/api/v1/visits/{visit.id}")
+    elif bpmn_id == "handle_overdue":
+        visit.status = "overdue"
+
+
+def _complaint_visit(case: Visit) -> None:
+    """Closing a complaint triggers its 100% complaint visit (§2.1)."""
+    if case.service_event_id is not None and db.session.scalar(select(Visit.id).where(
+            Visit.service_event_id == case.service_event_id, Visit.process_key == "followup_visit",
+            Visit.category == "complaint", Visit.status.in_(OPEN_STATUSES))):
+        return
+    start_visit("complaint", project=case.project_key, household=case.household, household_id=case.household_id,
+                service_event_id=case.service_event_id, severity=case.severity)
+
+
+# ---------------------------------------------------------------- repair sampling (SMP-01/02)
+
+def sample_repairs(project: str, month: str, orders: list[dict], seed: str, actor: Actor = SYSTEM) -> RepairSample:
+    """Draw the month's repair sample with POLICY's sample_size/draw_sample and start a visit for each.
+
+    ``orders``: [{"id", "household", "household_id"?}] — the completed repair orders of the month.
+    The seed, population and sample are stored for audit; a month is sampled once.
+    """
+    if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project,
+                                                       RepairSample.month == month)):
+        raise Conflict(f"the repair orders of {project} {month} were already sampled")
+    module = _policy_module()
+    if module is None:
+        raise Conflict("the policy module is not available; cannot size the sample")
+    params = _effective_policy(project).get("params") or {}
+    k, min_home = module.sample_size(params, "repair", len(orders))
+    ids = [o["id"] for o in orders]
+    sample = module.draw_sample(ids, k, seed)
+    home = sample[:min_home]
+    by_id = {o["id"]: o for o in orders}
+    row = RepairSample(project_key=project, month=month, seed=seed, population=ids, sample=sample, home=home,
+                       rate=f"{k}/{len(ids)}", created_by=actor.username, created_at=clock.now())
+    db.session.add(row)
+    db.session.commit()
+    for order_id in sample:
+        order = by_id[order_id]
+        start_visit("repair", process="repair_followup", project=project, household=order.get("household"),
+                    household_id=order.get("household_id"), actor=actor,
+                    extra={"repair_order": order_id, "required_method": "HOME" if order_id in home else "PHONE",
+                           "visit_due": (clock.now() + timedelta(days=7)).isoformat(), "visitor": order.get("visitor")
+                           or "agent"})
+    return row
+
+
+# ---------------------------------------------------------------- merging (SMP-08/AMB-40)
+
+def merge_candidates() -> list[list[Visit]]:
+    """Open visits to one household whose windows overlap, grouped."""
+    visits = db.session.scalars(select(Visit).where(Visit.status.in_(OPEN_STATUSES), Visit.household.is_not(None),
+                                                    Visit.process_key == "followup_visit")
+                                .order_by(Visit.household, Visit.id)).all()
+    groups: dict[str, list[Visit]] = {}
+    for visit in visits:
+        groups.setdefault(visit.household, []).append(visit)
+    out = []
+    for items in groups.values():
+        group = [v for v in items if any(o is not v and _overlap(v, o) for o in items)]
+        if len(group) > 1:
+            out.append(group)
+    return out
+
+
+def _overlap(a: Visit, b: Visit) -> bool:
+    a0, a1 = _aware(a.window_opens) or _aware(a.created_at), _aware(a.due_at)
+    b0, b1 = _aware(b.window_opens) or _aware(b.created_at), _aware(b.due_at)
+    if a1 is None or b1 is None:
+        return False
+    return a0 <= b1 and b0 <= a1
+
+
+def merge(keep_id: int, merge_ids: list[int], actor: Actor) -> Visit:
+    keep = db.session.get(Visit, keep_id)
+    if keep is None:
+        raise NotFound(f"visit {keep_id} does not exist")
+    candidates = {v.id for group in merge_candidates() for v in group if keep in group}
+    problems = [Problem(f"visit {i} cannot be merged into #{keep_id}: not an open visit to the same household "
+                        "with an overlapping window", field="merge") for i in merge_ids
+                if i == keep_id or i not in candidates]
+    if not merge_ids:
+        problems.append(Problem("name at least one visit to merge", field="merge"))
+    if problems:
+        raise InvalidInput(problems)
+    engine = get_engine()
+    for visit_id in merge_ids:
+        visit = db.session.get(Visit, visit_id)
+        reason = f"merged into #{keep_id}"
+        engine.cancel(visit.instance_id, actor, reason)
+        visit.status, visit.status_reason, visit.updated_at = "cancelled", reason, clock.now()
+        db.session.commit()
+    return keep
+
+
+def visit_to_dict(visit: Visit) -> dict:
+    from .engine import iso
+
+    return {
+        "id": visit.id, "category": visit.category, "project": visit.project_key, "household": visit.household,
+        "household_id": visit.household_id, "service_event_id": visit.service_event_id, "severity": visit.severity,
+        "window_opens": iso(visit.window_opens), "due_at": iso(visit.due_at),
+        "profile_version_id": visit.profile_version_id, "process": visit.process_key,
+        "instance_id": visit.instance_id, "serial": visit.serial, "visitor": visit.visitor, "method": visit.method,
+        "result": visit.result, "revisits": visit.revisits, "status": visit.status,
+        "status_reason": visit.status_reason, "created_at": iso(visit.created_at),
+        "forms": [form_to_dict(f) for f in visit.forms],
+    }
+
+
+def form_to_dict(form: VisitForm) -> dict:
+    from .engine import iso
+
+    return {"id": form.id, "visit_id": form.visit_id, "serial": form.serial, "number": form.number,
+            "year": form.year, "project": form.project_key, "status": form.status,
+            "signed_out_by": form.signed_out_by, "signed_out_at": iso(form.signed_out_at),
+            "void_reason": form.void_reason, "voided_by": form.voided_by, "voided_at": iso(form.voided_at)}

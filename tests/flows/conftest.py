@@ -1,0 +1,56 @@
+"""Flow tests drive the shipped diagrams through the REST API on both backends."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+
+from app import signals
+from app.extensions import db
+from app.models.visit import RepairSample, Visit, VisitForm, VisitSerial
+from tests.app.conftest import _admin_password, app, app_ctx, auth, client  # noqa: F401  (shared fixtures)
+from workflows import clock
+
+
+@pytest.fixture
+def flows(app_ctx):  # noqa: F811
+    """The app context, with the visit tables emptied afterwards and a frozen clock."""
+    frozen = clock.FrozenClock()
+    with clock.using(frozen):
+        yield frozen
+    db.session.rollback()
+    for model in (VisitForm, Visit, VisitSerial, RepairSample):
+        db.session.execute(delete(model))
+    db.session.commit()
+
+
+@pytest.fixture
+def notified():
+    """Every app.signals.notify sent during the test."""
+    sent = []
+
+    def receiver(sender, **kwargs):
+        sent.append(kwargs)
+
+    signals.notify.connect(receiver)
+    yield sent
+    signals.notify.disconnect(receiver)
+
+
+@pytest.fixture
+def project(flows):
+    """An intake project on a given policy profile, removed afterwards."""
+    from app.models.intake import Project
+
+    made = []
+
+    def make(key: str, profile: str) -> str:
+        db.session.add(Project(key=key, name=f"项目 {key}", property_code=key.upper(), policy_profile=profile))
+        db.session.commit()
+        made.append(key)
+        return key
+
+    yield make
+    db.session.rollback()
+    for key in made:
+        db.session.execute(delete(Project).where(Project.key == key))
+    db.session.commit()

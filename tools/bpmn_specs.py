@@ -1,0 +1,204 @@
+"""The shipped flows as data (see bpmn_build.py). Task names use the SOP's words, 中文 + English."""
+
+SUP = ("lane_supervisor", "客服主管 Supervisor", "Supervisor")
+AGENT = ("lane_agent", "回访员 Visitor", "Agent")
+MGR = ("lane_manager", "管理处经理 Manager", "Manager")
+VP = ("lane_vp", "分管副总 VP", "VP")
+DEPT = ("lane_department", "责任部门 Responsible department", "DepartmentHead")
+
+# The visit window: the planner's window_days, never later than the policy due (visit_window of
+# POLICY, computed by the app at start and passed as policy_due) when there is one.
+DEADLINE = """attempts = 0
+try:
+    revisit_count
+except NameError:
+    revisit_count = 0
+visit_due = (now() + timedelta(days=int(window_days))).isoformat()
+try:
+    if policy_due and datetime.fromisoformat(policy_due) < datetime.fromisoformat(visit_due):
+        visit_due = policy_due
+except NameError:
+    policy_due = None
+due = datetime.fromisoformat(visit_due)
+visit_remind_at = (due - (due - now()) / 4).isoformat()"""
+
+# The form may omit the outcome (reached); clear it so a retried visit starts fresh.
+RECORD = """try:
+    outcome
+except NameError:
+    outcome = None
+last_outcome = outcome or 'reached'
+outcome = None
+attempts = attempts + 1"""
+
+FOLLOWUP = {
+    "id": "followup_visit", "name": "回访 Follow-up visit", "pool": "回访管理 Follow-up visit",
+    "doc": "FLOW-01…FLOW-11: plan, notify, sign out the numbered 回访记录表, visit within the window, "
+           "review, archive or escalate; AMB-21 escalation after 3 unsatisfied re-visits.",
+    "lanes": [SUP, AGENT, MGR, VP],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "回访事件 Trigger event", "lane": "lane_supervisor", "col": 0},
+        {"id": "plan", "kind": "user", "name": "制定回访计划 Plan the visit", "lane": "lane_supervisor", "col": 1,
+         "form": "followup_visit.plan.schema.json",
+         "doc": "FLOW-01: the supervisor plans the visit and assigns a visitor; on completion the app notifies the "
+                "visitor (FLOW-02) and signs out the next serially numbered 回访记录表 (FLOW-03, REC-01).",
+         "instructions": "制定回访计划并指定回访员。Plan the visit and name the visitor."},
+        {"id": "compute_deadline", "kind": "script", "name": "计算回访期限 Compute the visit deadline",
+         "lane": "lane_agent", "col": 2, "script": DEADLINE,
+         "doc": "FLOW-04: the window closes at the planner's window or the policy due (visit_window), whichever is "
+                "first; a due-soon reminder fires at three quarters of the window."},
+        {"id": "visit", "kind": "user", "name": "回访并记录 Visit and record", "lane": "lane_agent", "col": 3,
+         "form": "followup_visit.visit.schema.json", "due": "visit_due", "assignee": "visitor",
+         "doc": "FLOW-05/06/07/08: visit within the window (optional appointment), record unreachable/refused with "
+                "a reason (001-S), resolve on the spot or promise a reply time; HOME visits need the customer's "
+                "signature (AMB-27); the visitor signs and returns the form.",
+         "instructions": "在期限内回访客户并记录。Visit the customer before the deadline and record the result."},
+        {"id": "visit_due_soon", "kind": "boundary", "name": "回访即将到期 Visit due soon", "attached": "visit",
+         "interrupting": False, "timer": "visit_remind_at", "offset": 0,
+         "doc": "FLOW-04: non-interrupting reminder before the window closes."},
+        {"id": "visit_overdue", "kind": "boundary", "name": "回访逾期 Visit overdue", "attached": "visit",
+         "timer": "visit_due", "offset": 1, "doc": "FLOW-04: an overdue visit escalates to the supervisor."},
+        {"id": "remind", "kind": "script", "name": "提醒回访员 Remind the visitor", "lane": "lane_agent", "col": 4,
+         "script": "reminded_at = now().isoformat()"},
+        {"id": "reminded", "kind": "end", "name": "已提醒 Reminded", "lane": "lane_agent", "col": 5},
+        {"id": "record_visit", "kind": "script", "name": "登记回访结果 Record the attempt", "lane": "lane_agent",
+         "col": 5, "script": RECORD},
+        {"id": "outcome_gateway", "kind": "xgw", "name": "联系上? Reached?", "lane": "lane_agent", "col": 6,
+         "default": "to_review"},
+        {"id": "handle_overdue", "kind": "user", "name": "处理逾期回访 Handle the overdue visit",
+         "lane": "lane_supervisor", "col": 4, "form": "followup_visit.opinion.schema.json",
+         "doc": "FLOW-04: the supervisor records how the overdue visit is handled."},
+        {"id": "overdue_closed", "kind": "end", "name": "逾期已处理 Overdue handled", "lane": "lane_supervisor",
+         "col": 5},
+        {"id": "review", "kind": "user", "name": "审核回访记录 Review the visit record", "lane": "lane_supervisor",
+         "col": 7, "form": "followup_visit.review.schema.json",
+         "doc": "FLOW-09: the supervisor reviews the returned form, adds a comment and classifies it."},
+        {"id": "qualified_gateway", "kind": "xgw", "name": "合格? Qualified?", "lane": "lane_supervisor", "col": 8,
+         "default": "unqualified_flow"},
+        {"id": "archived", "kind": "end", "name": "归档 Archived", "lane": "lane_supervisor", "col": 9,
+         "doc": "FLOW-11: qualified forms are archived."},
+        {"id": "manager_opinion", "kind": "user", "name": "记录处理意见 Record the processing opinion",
+         "lane": "lane_manager", "col": 9, "form": "followup_visit.opinion.schema.json",
+         "doc": "FLOW-10: unqualified results go to the manager, who records the processing opinion; the app "
+                "opens a complaint case for it and the flow re-visits."},
+        {"id": "revisit_gateway", "kind": "xgw", "name": "再次回访? Re-visit?", "lane": "lane_manager", "col": 10,
+         "default": "to_count_revisit"},
+        {"id": "count_revisit", "kind": "script", "name": "安排再次回访 Schedule the re-visit", "lane": "lane_manager",
+         "col": 11, "script": "revisit_count = revisit_count + 1\nqualified = None"},
+        {"id": "vp_opinion", "kind": "user", "name": "副总处理意见 VP's processing opinion", "lane": "lane_vp",
+         "col": 11, "form": "followup_visit.opinion.schema.json",
+         "doc": "AMB-21: still unsatisfied after 3 re-visits: escalated to the manager and then the VP."},
+        {"id": "escalated", "kind": "end", "name": "已升级 Escalated", "lane": "lane_vp", "col": 12},
+    ],
+    "flows": [
+        ("to_plan", "start", "plan", None, None),
+        ("to_deadline", "plan", "compute_deadline", None, None),
+        ("to_visit", "compute_deadline", "visit", None, None),
+        ("to_record", "visit", "record_visit", None, None),
+        ("to_outcome", "record_visit", "outcome_gateway", None, None),
+        ("retry_flow", "outcome_gateway", "visit", "再联系 retry (001-S)",
+         "last_outcome in ('unreachable', 'refused') and attempts < 3"),
+        ("to_review", "outcome_gateway", "review", None, None),
+        ("to_remind", "visit_due_soon", "remind", None, None),
+        ("to_reminded", "remind", "reminded", None, None),
+        ("to_handle_overdue", "visit_overdue", "handle_overdue", None, None),
+        ("to_overdue_closed", "handle_overdue", "overdue_closed", None, None),
+        ("to_gateway", "review", "qualified_gateway", None, None),
+        ("qualified_flow", "qualified_gateway", "archived", "合格 qualified", "qualified == True"),
+        ("unqualified_flow", "qualified_gateway", "manager_opinion", "不合格 unqualified", None),
+        ("to_revisit_gateway", "manager_opinion", "revisit_gateway", None, None),
+        ("to_count_revisit", "revisit_gateway", "count_revisit", "再次回访 re-visit", None),
+        ("to_vp", "revisit_gateway", "vp_opinion", "3次仍不满意 3 re-visits (AMB-21)", "revisit_count >= 3"),
+        ("revisit_flow", "count_revisit", "compute_deadline", None, None),
+        ("to_escalated", "vp_opinion", "escalated", None, None),
+    ],
+}
+
+COMPLAINT = {
+    "id": "complaint_case", "name": "投诉处理 Complaint case", "pool": "投诉处理 Complaint handling",
+    "doc": "§5.2 complaint SLAs (P003): reply and resolve deadlines by severity, escalation on breach (CMP-01); "
+           "closing the case triggers the 100% complaint visit (the app starts followup_visit).",
+    "lanes": [SUP, DEPT, MGR],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "投诉受理 Complaint received", "lane": "lane_supervisor", "col": 0},
+        {"id": "deadlines", "kind": "script", "name": "计算时限 Compute the deadlines", "lane": "lane_supervisor",
+         "col": 1, "script": "reply_breached = False\nresolve_breached = False\n"
+                               "# a profile without §5.2 SLAs sets no deadline: its timers never fire\n"
+                               "NO_SLA = '9999-12-31T00:00:00+00:00'\n"
+                               "try:\n    reply_due\nexcept NameError:\n    reply_due = None\n"
+                               "try:\n    resolve_due\nexcept NameError:\n    resolve_due = None",
+         "doc": "§5.2: reply_due and resolve_due (ISO 8601 with offset) come in the start data, computed by the app "
+                "from the policy snapshot (POLICY's complaint_deadlines, working-day calendar)."},
+        {"id": "reply", "kind": "user", "name": "答复客户 Reply to the customer", "lane": "lane_supervisor",
+         "col": 2, "form": "complaint_case.reply.schema.json", "due": "reply_due",
+         "doc": "§5.2: first reply to the customer within the reply SLA (MAJOR: 2 hours)."},
+        {"id": "reply_late", "kind": "boundary", "name": "答复超时 Reply overdue", "attached": "reply",
+         "interrupting": False, "timer": "reply_due or NO_SLA", "offset": 0,
+         "doc": "CMP-01: a missed reply deadline is recorded and escalated to the manager; the reply is still due."},
+        {"id": "mark_reply_breach", "kind": "script", "name": "记录超时 Record the breach", "lane": "lane_manager",
+         "col": 3, "script": "reply_breached = True"},
+        {"id": "reply_escalation", "kind": "user", "name": "督办答复 Follow up the late reply", "lane": "lane_manager",
+         "col": 4, "form": "complaint_case.escalation.schema.json"},
+        {"id": "reply_escalated", "kind": "end", "name": "已督办 Followed up", "lane": "lane_manager", "col": 5},
+        {"id": "resolve", "kind": "user", "name": "处理投诉 Resolve the complaint", "lane": "lane_department",
+         "col": 3, "form": "complaint_case.resolve.schema.json", "due": "resolve_due",
+         "doc": "§5.2: resolve within the resolve SLA; an extension needs a reason and the breach is still "
+                "reported (CMP-01)."},
+        {"id": "resolve_late", "kind": "boundary", "name": "处理超时 Resolution overdue", "attached": "resolve",
+         "interrupting": False, "timer": "resolve_due or NO_SLA", "offset": 0},
+        {"id": "mark_resolve_breach", "kind": "script", "name": "记录超时 Record the breach", "lane": "lane_manager",
+         "col": 6, "script": "resolve_breached = True"},
+        {"id": "resolve_escalation", "kind": "user", "name": "督办处理 Follow up the late resolution",
+         "lane": "lane_manager", "col": 7, "form": "complaint_case.escalation.schema.json"},
+        {"id": "resolve_escalated", "kind": "end", "name": "已督办 Followed up", "lane": "lane_manager", "col": 8},
+        {"id": "close", "kind": "user", "name": "结案 Close the case", "lane": "lane_supervisor", "col": 5,
+         "form": "complaint_case.close.schema.json",
+         "doc": "Closing triggers the complaint visit (100%; visitor role by severity and profile §1.2; AMB-44 "
+                "joint visit for general complaints)."},
+        {"id": "closed", "kind": "end", "name": "已结案 Closed", "lane": "lane_supervisor", "col": 6},
+    ],
+    "flows": [
+        ("to_deadlines", "start", "deadlines", None, None),
+        ("to_reply", "deadlines", "reply", None, None),
+        ("to_resolve", "reply", "resolve", None, None),
+        ("to_mark_reply", "reply_late", "mark_reply_breach", None, None),
+        ("to_reply_escalation", "mark_reply_breach", "reply_escalation", None, None),
+        ("to_reply_escalated", "reply_escalation", "reply_escalated", None, None),
+        ("to_mark_resolve", "resolve_late", "mark_resolve_breach", None, None),
+        ("to_resolve_escalation", "mark_resolve_breach", "resolve_escalation", None, None),
+        ("to_resolve_escalated", "resolve_escalation", "resolve_escalated", None, None),
+        ("to_close", "resolve", "close", None, None),
+        ("to_closed", "close", "closed", None, None),
+    ],
+}
+
+REPAIR = {
+    "id": "repair_followup", "name": "维修回访 Repair follow-up", "pool": "维修回访 Repair follow-up",
+    "doc": "SMP-01/02: a sampled repair order is visited; unsatisfied → rework within 24 h (RPR-02/03) → visit again.",
+    "lanes": [AGENT, DEPT],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "抽中的维修单 Sampled repair order", "lane": "lane_agent", "col": 0},
+        {"id": "visit", "kind": "user", "name": "维修回访 Visit the repair", "lane": "lane_agent", "col": 1,
+         "form": "repair_followup.visit.schema.json", "due": "visit_due", "assignee": "visitor",
+         "doc": "SMP-01/02: visit the sampled repair; HOME visits need the customer's signature (AMB-27)."},
+        {"id": "satisfied_gateway", "kind": "xgw", "name": "满意? Satisfied?", "lane": "lane_agent", "col": 2,
+         "default": "to_rework_due"},
+        {"id": "archived", "kind": "end", "name": "归档 Archived", "lane": "lane_agent", "col": 3},
+        {"id": "rework_due_script", "kind": "script", "name": "返修时限 Rework deadline", "lane": "lane_department",
+         "col": 2, "script": "rework_due = (now() + timedelta(hours=24)).isoformat()\n"
+                             "visit_due = (now() + timedelta(days=3)).isoformat()",
+         "doc": "RPR-02/03: rework within 24 hours of the unsatisfied visit."},
+        {"id": "rework", "kind": "user", "name": "返修 Rework", "lane": "lane_department", "col": 3,
+         "form": "repair_followup.rework.schema.json", "due": "rework_due"},
+    ],
+    "flows": [
+        ("to_visit", "start", "visit", None, None),
+        ("to_gateway", "visit", "satisfied_gateway", None, None),
+        ("satisfied_flow", "satisfied_gateway", "archived", "满意 satisfied", "satisfied == True"),
+        ("to_rework_due", "satisfied_gateway", "rework_due_script", "不满意 unsatisfied", None),
+        ("to_rework", "rework_due_script", "rework", None, None),
+        ("revisit_flow", "rework", "visit", "再次回访 visit again", None),
+    ],
+}
+
+SPECS = [FOLLOWUP, COMPLAINT, REPAIR]
