@@ -18,7 +18,7 @@ from uuid import UUID
 import jsonschema
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -177,10 +177,6 @@ class Engine:
             self.session.rollback()
             raise
 
-    def _lock_instance(self, instance_id: int) -> None:
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
-
     # ------------------------------------------------------------------ versions
     def deploy(self, model_key: str, xml: bytes | str, forms: dict[str, dict] | None, actor: Actor,
                name: str | None = None, comment: str | None = None, known_roles: set[str] | None = None
@@ -273,7 +269,7 @@ class Engine:
             self._run_engine_steps(workflow)
             self._event("instance_started", actor, instance_id=instance.id, version_id=version.id,
                         process=version.process_key, number=version.number, business_key=business_key)
-            self._save(instance, workflow, version, actor, existing_tasks={}, existing_timers=set(), new=True)
+            self._save(instance, workflow, version, actor, existing_tasks=set(), existing_timers=set(), new=True)
             self._commit()
         self._workflows.put(instance.id, instance.lock_version, workflow)
         return instance
@@ -408,7 +404,14 @@ class Engine:
 
     def complete(self, task_id: str, actor: Actor, data: dict | None = None) -> ProcessInstance:
         data = dict(data or {})
-        task_row = self.task(task_id)
+        task_row = self.session.scalar(
+            select(HumanTask).options(joinedload(HumanTask.instance)).where(HumanTask.id == task_id))
+        if task_row is None:
+            done = self.session.scalar(select(EngineEvent).where(
+                EngineEvent.kind == "task_completed", EngineEvent.task_id == task_id).limit(1))
+            if done is not None:  # the loser of a race learns who won
+                raise Conflict(f"task {task_id} was already completed by {done.actor}")
+            raise NotFound(f"task {task_id} does not exist or is no longer open")
         self._authorize(task_row, actor)
         instance = task_row.instance
         version = self.loaded_version(instance.version_id)
@@ -417,23 +420,14 @@ class Engine:
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"task {task_id} is not ready (it was completed or cancelled)")
-        existing_tasks = self._open_tasks(instance.id)
-        existing_timers = self._timer_ids(instance.id, version)
-        with self._rolled_back_on_error(actor, instance.id, task_id):
+        open_before, timers_before = self._mirrored_rows(workflow, version)
+        with self._rolled_back_on_error(actor, instance.id, task_id), self.session.no_autoflush:
             task.data.update(data)
             task.run()
             self._run_engine_steps(workflow)
-            # Lock order is instance, then task rows, as in the timer sweep: the opposite order
-            # deadlocks against a worker firing this task's boundary timer.
-            self._lock_instance(instance.id)
-            # With two concurrent completions only one DELETE finds the row.
-            removed = self.session.execute(delete(HumanTask).where(HumanTask.id == task_id)).rowcount
-            if removed != 1:
-                raise Conflict(f"task {task_id} was completed by someone else")
-            existing_tasks.pop(task_id, None)
             self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
                         name=task_row.name, data=_jsonable(data))
-            self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
+            self._save(instance, workflow, version, actor, open_before, timers_before)
             self._commit()
         self._workflows.put(instance.id, instance.lock_version, workflow)
         return instance
@@ -488,8 +482,7 @@ class Engine:
         try:
             version = self.loaded_version(instance.version_id)
             workflow = self._workflow(instance, version)
-            existing_tasks = self._open_tasks(instance.id)
-            existing_timers = self._timer_ids(instance.id, version)
+            existing_tasks, existing_timers = self._mirrored_rows(workflow, version)
             workflow.refresh_timers()
             self._run_engine_steps(workflow)
             fired = [tid for tid in existing_timers
@@ -533,13 +526,14 @@ class Engine:
         except Exception as err:  # a script raised something SpiffWorkflow did not wrap
             raise ScriptFailed(f"{type(err).__name__}: {err}") from err
 
-    def _open_tasks(self, instance_id: int) -> dict[str, HumanTask]:
-        return {t.id: t for t in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id))}
+    def _mirrored_rows(self, workflow, version: LoadedVersion) -> tuple[set[str], set[str]]:
+        """Ids of the open-task and waiting-timer rows the database holds for this workflow.
 
-    def _timer_ids(self, instance_id: int, version: LoadedVersion) -> set[str]:
-        if not version.has_timers:
-            return set()
-        return set(self.session.scalars(select(Timer.id).where(Timer.instance_id == instance_id)))
+        Every committed step leaves those rows equal to the workflow's ready user tasks and waiting
+        timers, so they are read from the workflow instead of queried."""
+        tasks = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        timers = set(self._waiting_timers(workflow)) if version.has_timers else set()
+        return tasks, timers
 
     def _write_state(self, instance: ProcessInstance, workflow, **values) -> None:
         old = instance.lock_version
@@ -553,8 +547,8 @@ class Engine:
         self.session.expire(instance)
         instance.__dict__["lock_version"] = old + 1  # keep the new version without a reload
 
-    def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: dict,
-              existing_timers: set, new: bool = False) -> None:
+    def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: set[str],
+              existing_timers: set[str], new: bool = False) -> None:
         """Write the workflow and bring its task and timer rows in line with it."""
         now = clock.now()
         completed = workflow.is_completed()
@@ -570,7 +564,11 @@ class Engine:
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         gone = [tid for tid in existing_tasks if tid not in ready]
         if gone:
-            self.session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+            # The instance row is locked by the update above, so this runs after any concurrent
+            # change of the instance: a row already gone means someone else finished it first.
+            removed = self.session.execute(delete(HumanTask).where(HumanTask.id.in_(gone))).rowcount
+            if removed != len(gone):
+                raise Conflict(f"instance {instance.id}: a task was completed by someone else")
         for tid, task in ready.items():
             if tid not in existing_tasks:
                 self._add_human_task(instance, task, version, now)

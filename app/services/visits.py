@@ -120,8 +120,15 @@ def start_for_event(event) -> list[Visit]:
 
 
 def on_service_event_recorded(sender, event=None, **_kwargs):
-    if event is not None:
+    """INTAKE committed the event before sending: a flow that fails to start must not undo it, but it
+    is logged loudly (and the event can be followed up by hand through POST /api/v1/visits/)."""
+    if event is None:
+        return
+    try:
         start_for_event(event)
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("could not start the follow-up flow for service event %s", event.id)
 
 
 def connect_signals() -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app import signals
 from app.extensions import db
@@ -50,7 +50,14 @@ def project(flows):
         return key
 
     yield make
+    from app.models.intake import Customer, Household, ServiceEvent
+
     db.session.rollback()
     for key in made:
-        db.session.execute(delete(Project).where(Project.key == key))
+        project_id = db.session.scalar(select(Project.id).where(Project.key == key))
+        households = select(Household.id).where(Household.project_id == project_id)
+        db.session.execute(delete(ServiceEvent).where(ServiceEvent.project_id == project_id))
+        db.session.execute(delete(Customer).where(Customer.household_id.in_(households)))
+        db.session.execute(delete(Household).where(Household.project_id == project_id))
+        db.session.execute(delete(Project).where(Project.id == project_id))
     db.session.commit()
