@@ -155,3 +155,17 @@ def test_script_functions_merged_into_engine_defaults():
     funcs = default_script_functions()
     for name in ("visit_window", "add_working_days", "complaint_deadlines", "sample_size"):
         assert funcs[name] is SCRIPT_FUNCTIONS[name]
+
+
+def test_p004_6_subtype_windows_safety_two_days_leak_three():
+    """篇六 (b)二: repairs within 1 week; safety facilities within 2 days, water leaks within 3 days."""
+    t = at("2024-05-06T09:00:00+08:00")
+    p = PROFILES["P004-6"]
+    assert visit_window(p, "repair", t)[1].date() == date(2024, 5, 13)
+    assert visit_window(p, "repair", t, subtype="safety")[1].date() == date(2024, 5, 8)
+    assert visit_window(p, "repair", t, subtype="leak")[1].date() == date(2024, 5, 9)
+
+
+def test_optional_profiles_of_section_0_3_ship_too():
+    assert {"P001-F", "P001-P", "P001-R", "P001-Q", "P001-G", "P004-2", "P004-4", "P004-5"} <= set(PROFILES)
+    assert PROFILES["P001-Q"]["customer_scoring"] is False  # AMB-15: gas customers are never asked to score
