@@ -1,4 +1,5 @@
-"""Demo data: the staff of one property project (管理处) and a month of follow-up visits.
+"""Demo data: the staff of 翠苑小区 (INTAKE's demo project) and a realistic month of service events
+and the follow-up flows they started, left in every state a supervisor sees on a working day.
 
 Idempotent: a second run adds nothing. Demo users share the password in
 HUIFANG_DEMO_PASSWORD (default ``huifang-demo``), printed by the command.
@@ -14,10 +15,13 @@ from sqlalchemy import func, select
 
 from workflows import clock
 from workflows.engine import Actor
-from workflows.models import HumanTask, ProcessInstance
+from workflows.models import HumanTask
 
 from .extensions import db
+from .models.visit import Visit
 from .services.engine import get_engine
+from .services.intake import complete_event, ensure_demo_project, record_event
+from .services.visits import complete_task, sample_repairs
 
 STAFF = [
     ("zhang.supervisor", "张", "主管", ["Supervisor"]),
@@ -31,7 +35,22 @@ STAFF = [
     ("zheng.archivist", "郑", "档案员", ["Archivist"]),
     ("feng.engineering", "冯", "工程部主管", ["DepartmentHead"]),
 ]
-HOUSEHOLDS = [f"{b}栋-{f}{r:02d}" for b in (1, 2, 3, 5) for f in range(1, 7) for r in (1, 2)]
+# (category, weight, what the customer said)
+CATEGORIES = [
+    ("repair", 40, "厨房水龙头漏水 kitchen tap leaking"),
+    ("help", 18, "帮忙搬运家具 help moving furniture"),
+    ("complaint", 14, "夜间装修噪音 renovation noise at night"),
+    ("decoration", 8, "装修完工验收 decoration completed"),
+    ("special_service", 6, "家政保洁合同 housekeeping contract"),
+    ("emergency_patient", 5, "老人突发疾病送医 elderly resident taken ill"),
+    ("publication_event", 5, "社区文化活动 community event"),
+    ("other", 4, "信报箱损坏 mailbox broken"),
+]
+EVENTS = 60
+SUPERVISOR = Actor("zhang.supervisor", frozenset({"Supervisor"}))
+MANAGER = Actor("zhao.manager", frozenset({"Manager"}))
+DEPT = Actor("feng.engineering", frozenset({"DepartmentHead"}))
+VISITORS = [Actor(u, frozenset({"Agent"})) for u in ("li.visitor", "wang.visitor")]
 
 
 def load_demo() -> list[str]:
@@ -43,48 +62,97 @@ def load_demo() -> list[str]:
             sm.add_user(username, first, last, f"{username}@demo.huifang.local",
                         [sm.find_role(r) for r in roles], password)
     out.append(f"demo users ({', '.join(u for u, *_ in STAFF)}) — password: {password}")
-    if db.session.scalar(select(func.count()).select_from(ProcessInstance)):
+    project = ensure_demo_project()
+    if db.session.scalar(select(func.count()).select_from(Visit).where(Visit.project_key == project.key)):
         out.append("demo visits exist")
         return out
 
-    engine = get_engine()
-    rng = random.Random(20240601)
-    supervisor = Actor("zhang.supervisor", frozenset({"Supervisor"}))
-    manager = Actor("zhao.manager", frozenset({"Manager"}))
-    visitors = [Actor(u, frozenset({"Agent"})) for u in ("li.visitor", "wang.visitor")]
+    rng = random.Random(20260601)
+    households = sorted(project.households, key=lambda h: h.file_no)
     month_start = clock.now() - timedelta(days=30)
-    count = 0
-    for day in range(0, 30, 2):
-        moment = month_start + timedelta(days=day, hours=rng.randint(1, 8))
-        with clock.using(clock.FrozenClock(moment)):
-            household = rng.choice(HOUSEHOLDS)
-            instance = engine.start("followup_visit", supervisor, {"household": household, "category": "repair"},
-                                    business_key=household)
-            count += 1
-            stage = rng.random()
-            if stage < 0.15:
-                continue  # still being planned
-            visitor = rng.choice(visitors)
-            _complete(engine, instance.id, supervisor, {"visitor": visitor.username, "method": rng.choice(
-                ["HOME", "PHONE"]), "window_days": 3, "content": "维修质量、服务态度 Repair quality, attitude"})
-            if stage < 0.45 and day > 20:
-                continue  # visit still open (some due soon)
-            if stage < 0.45:
-                continue  # overdue: the worker escalates it
-            satisfied = rng.random() > 0.2
-            _complete(engine, instance.id, visitor, {"visited_at": (moment + timedelta(days=1)).isoformat(),
-                                                     "satisfied": satisfied, "customer_signed": True,
-                                                     "summary": "业主对维修满意" if satisfied else "业主反映漏水未修好"})
-            if stage < 0.6:
-                continue  # waiting for review
-            _complete(engine, instance.id, supervisor, {"qualified": satisfied,
-                                                        "comment": "合格" if satisfied else "不合格，转经理处理"})
-            if not satisfied:
-                _complete(engine, instance.id, manager, {"opinion": "安排工程部返修并再次回访"})
-    out.append(f"demo visits started: {count}")
+    repairs = []
+    weights = [w for _c, w, _t in CATEGORIES]
+    for i in range(EVENTS):
+        moment = month_start + timedelta(hours=12 * i + rng.randint(0, 5))
+        category, _w, content = rng.choices(CATEGORIES, weights)[0]
+        household = rng.choice(households)
+        data = {"project": project.key, "household_id": household.id, "category": category, "content": content,
+                "source": rng.choice("abdfg"), "received_at": moment.isoformat()}
+        if category == "complaint":
+            data["severity"] = rng.choices(["MAJOR", "IMPORTANT", "MINOR"], [1, 3, 6])[0]
+        if category == "special_service":
+            data["contract_start"] = (moment - timedelta(days=60)).isoformat()
+            data["contract_end"] = (moment + timedelta(days=120)).isoformat()
+        # The events carry their past times; the flows start now under the policy version in effect
+        # now, with windows computed from those past triggers (so the early ones are overdue).
+        event = record_event(data, SUPERVISOR.username)
+        done_at = moment + timedelta(hours=rng.randint(2, 30))
+        if category == "complaint" or done_at > clock.now():
+            continue
+        complete_event(event.id, done_at.isoformat())
+        if category == "repair":
+            repairs.append({"id": f"WO-{event.id}", "household": household.label, "household_id": household.id,
+                            "visitor": rng.choice(VISITORS).username})
+
+    visits = db.session.scalars(select(Visit).where(Visit.project_key == project.key).order_by(Visit.id)).all()
+    for visit in visits:
+        _drive(visit, rng)
+    if repairs:
+        month = month_start.strftime("%Y-%m")
+        sample_repairs(project.key, month, repairs, seed=f"demo-{month}", actor=SUPERVISOR)
+    # The worker ran mid-month: visits overdue by then were escalated; later ones wait for it.
+    with clock.using(clock.FrozenClock(month_start + timedelta(days=15))):
+        get_engine().fire_due_timers()
+    count = db.session.scalar(select(func.count()).select_from(Visit).where(Visit.project_key == project.key))
+    out.append(f"demo visits started: {count} (from {EVENTS} service events)")
     return out
 
 
-def _complete(engine, instance_id: int, actor: Actor, data: dict) -> None:
-    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id))
-    engine.complete(task.id, actor, data)
+def _task(visit: Visit, bpmn_id: str):
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == visit.instance_id,
+                                                     HumanTask.bpmn_id == bpmn_id))
+
+
+def _step(visit: Visit, bpmn_id: str, actor: Actor, data: dict) -> bool:
+    task = _task(visit, bpmn_id)
+    if task is None:
+        return False
+    complete_task(task.id, actor, data)
+    return True
+
+
+def _drive(visit: Visit, rng: random.Random) -> None:
+    """Take a flow some way: some stay planned, some wait for the visit, review, or the manager."""
+    stage = rng.random()
+    if visit.process_key == "complaint_case":
+        _step(visit, "reply", SUPERVISOR, {"replied_at": clock.now().isoformat(), "reply": "已受理，正在处理"})
+        if stage > 0.3:
+            _step(visit, "resolve", DEPT, {"resolution": "已协调装修方调整施工时间"})
+        if stage > 0.5:
+            _step(visit, "close", SUPERVISOR, {"closing_note": "业主认可处理结果，结案"})
+        return
+    if visit.process_key != "followup_visit" or stage < 0.12:
+        return  # still being planned
+    visitor = rng.choice(VISITORS)
+    method = rng.choice(["HOME", "PHONE", "PHONE"])
+    plan = {"visitor": visitor.username, "method": method, "window_days": 3,
+            "content": "服务质量、服务态度 quality and attitude"}
+    if stage < 0.4:
+        # planned four days ago with a 3-day window and never visited: overdue, for the worker to escalate
+        with clock.using(clock.FrozenClock(clock.now() - timedelta(days=4))):
+            _step(visit, "plan", SUPERVISOR, plan)
+        return
+    _step(visit, "plan", SUPERVISOR, plan)
+    record = {"visited_at": clock.now().isoformat(), "method": method, "summary": "业主对服务满意",
+              "satisfied": True, "customer_signed": True, "visitor_signed": True}
+    if stage < 0.48:
+        _step(visit, "visit", visitor, {**record, "outcome": "unreachable", "outcome_reason": "电话无人接听"})
+        return
+    satisfied = rng.random() > 0.2
+    _step(visit, "visit", visitor, {**record, "satisfied": satisfied,
+                                    "summary": "业主对服务满意" if satisfied else "业主反映问题未解决"})
+    if stage < 0.6:
+        return  # waiting for review
+    _step(visit, "review", SUPERVISOR, {"qualified": satisfied, "comment": "合格" if satisfied else "不合格，转经理"})
+    if not satisfied and stage > 0.8:
+        _step(visit, "manager_opinion", MANAGER, {"opinion": "安排工程部返修并再次回访"})

@@ -137,6 +137,12 @@ def test_demo_is_idempotent_and_varied(app_ctx):
     assert instances >= 10
     assert {"plan", "visit", "review"} <= set(tasks), tasks
     assert {"running", "completed"} <= statuses, statuses
+    # a month of 翠苑小区: ~60 service events of several categories, a repair sample, numbered forms
+    from app.models.visit import RepairSample, Visit, VisitForm
+    visits = db.session.scalars(select(Visit)).all()
+    assert len(visits) >= 40 and len({v.category for v in visits}) >= 5
+    assert {"planned", "in_progress", "review", "archived"} <= {v.status for v in visits}
+    assert _count(RepairSample) == 1 and _count(VisitForm) >= 20
 
     second = runner.invoke(args=["huifang", "demo"])
     assert second.exit_code == 0, second.output
