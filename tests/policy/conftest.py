@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import delete
 
 from app.extensions import db
-from tests.app.conftest import _admin_password, app, app_ctx, auth, client  # noqa: F401
+from tests.app.conftest import app, app_ctx, auth, client  # noqa: F401
 
 
 @pytest.fixture
