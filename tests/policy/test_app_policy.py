@@ -208,3 +208,20 @@ def test_profile_list_and_project_read(app_ctx, client, auth):
     assert client.get("/api/v1/policy/profiles/NOPE", headers=auth("vp")).status_code == 404
     project = client.get("/api/v1/policy/projects/PRJ-NONE", headers=auth("vp")).json
     assert project["effective"]["profile"] == "P000-3" and project["versions"] == []
+
+
+def test_admin_ui_project_overrides(policy_clean):
+    owner = browser_login(policy_clean.test_client(), "processowner")
+    page = owner.get("/policy/project/PRJ-UI")
+    assert page.status_code == 200 and "P000-3" in page.get_data(as_text=True)
+    bad = owner.post("/policy/project/PRJ-UI", data={"profile": "P003", "overrides": '{"min_home_share": 7}',
+                                                     "reason": "more home visits"})
+    assert bad.status_code == 200 and "overrides.min_home_share" in bad.get_data(as_text=True)
+    assert effective_policy("PRJ-UI")["project_policy_version_id"] is None
+    ok = owner.post("/policy/project/PRJ-UI", data={"profile": "P003", "overrides": '{"min_home_share": 0.5}',
+                                                    "reason": "more home visits"})
+    assert ok.status_code == 302
+    assert effective_policy("PRJ-UI")["params"]["min_home_share"] == 0.5
+    supervisor = browser_login(policy_clean.test_client(), "supervisor")
+    assert supervisor.post("/policy/project/PRJ-UI", data={"profile": "P002", "overrides": "{}",
+                                                           "reason": "x"}).status_code == 403

@@ -162,6 +162,7 @@ def explain(params: dict, category: str, trigger: datetime, *, severity: str | N
             result["role_quotas"] = quotas
     if category == "complaint" and cat.get("sla"):
         deadlines = complaint_deadlines(params, severity or "MINOR", trigger, cal)
+        result["sla_severity"] = severity or "MINOR"  # no severity given: the mildest SLA, said explicitly
         result["reply_due"] = _iso(deadlines["reply_due"])
         result["resolve_due"] = _iso(deadlines["resolve_due"])
     return result
