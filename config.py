@@ -59,3 +59,15 @@ TIMEZONE = os.environ.get("HUIFANG_TIMEZONE", "Asia/Shanghai")
 
 # Timer worker: how often an idle worker looks for due timers.
 WORKER_POLL_SECONDS = float(os.environ.get("HUIFANG_WORKER_POLL_SECONDS", 5))
+
+# NOTIFY: e-mail for notifications. An empty MAIL_SERVER turns e-mail off (in-app only).
+MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+MAIL_FROM = os.environ.get("MAIL_FROM", "huifang@localhost")
+MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS after connecting
+MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 10))
+# A failing message is retried with growing pauses, then left as failed for a person to look at.
+MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", 5))
+MAIL_RETRY_SECONDS = float(os.environ.get("MAIL_RETRY_SECONDS", 60))

@@ -68,6 +68,7 @@ def _register(appbuilder: AppBuilder) -> None:
     _register_intake(appbuilder, _l)
     _register_policy(appbuilder, _l)
     _register_visits(appbuilder, _l)
+    _register_notify(appbuilder, _l)
 
 
 def _register_intake(appbuilder: AppBuilder, _l) -> None:
@@ -109,6 +110,19 @@ def _register_visits(appbuilder: AppBuilder, _l) -> None:
                         category="Work")
     for api in (VisitApi, VisitFormApi):
         appbuilder.add_api(api)
+    connect_signals()
+
+
+def _register_notify(appbuilder: AppBuilder, _l) -> None:
+    """NOTIFY: in-app notifications (menu badge) and the e-mail outbox; receives app.signals.notify."""
+    from .api.notification_api import NotificationApi
+    from .services.notifications import connect_signals
+    from .views.notification_views import NotificationView, install_unread_badge
+
+    appbuilder.add_view(NotificationView, "Notifications", label=_l("Notifications"), icon="fa-bell",
+                        category="Work")
+    appbuilder.add_api(NotificationApi)
+    install_unread_badge()
     connect_signals()
 
 

@@ -120,6 +120,7 @@ def worker(once, poll):
                 continue
             if fired:
                 click.echo(f"fired {fired} timer(s)")
+            _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
                 break
             if not fired:
@@ -128,6 +129,21 @@ def worker(once, poll):
         for sig, handler in previous.items():  # leave the caller's handlers as they were
             signal.signal(sig, handler)
     click.echo("worker stopped")
+
+
+def _send_mail() -> None:
+    """Deliver the notification outbox; a failure is reported and retried on the next sweep."""
+    from .extensions import db
+    from .services.notifications import send_pending_mail
+
+    try:
+        mailed = send_pending_mail()
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"mail sweep failed, retrying: {type(err).__name__}: {err}", err=True)
+        return
+    if mailed["sent"] or mailed["failed"]:
+        click.echo(f"mail: {mailed['sent']} sent, {mailed['failed']} failed")
 
 
 @huifang.command("demo")

@@ -124,3 +124,11 @@ for _role in ROLE_PERMISSIONS:
 for _role in ("Supervisor", "Manager"):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Visit", "start"), ("Visit", "merge"),
                                                          ("VisitForm", "void")]
+
+
+# NOTIFY: every role reads its own notifications (the API and page filter by the signed-in user).
+RESOURCES["Notification"] = ["read"]
+for _role in ROLE_PERMISSIONS:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Notification", "read")]
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + (["Work"] if "Work" not in ROLE_MENUS.get(_role, [])
+                                                     else []) + ["Notifications"]

@@ -5,3 +5,4 @@ Each concern has its module; importing this package registers them all with FAB'
 from . import intake  # noqa: F401,E402  (INTAKE)
 from . import visit  # noqa: F401,E402  (FLOWS)
 from . import policy  # noqa: F401,E402  (POLICY)
+from . import notification  # noqa: F401,E402  (NOTIFY)
