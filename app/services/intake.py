@@ -271,8 +271,7 @@ def record_event(data: dict, received_by: str) -> ServiceEvent:
     event = build_event(validate_event(data), received_by)
     db.session.add(event)
     db.session.commit()
-    announce(event, recorded=True)
-    return event
+    return announce(event, recorded=True)
 
 
 def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
@@ -292,19 +291,21 @@ def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
     event.completed_at = at
     event.status = "closed" if event.category == "complaint" else "completed"
     db.session.commit()
-    announce(event)
-    return event
+    return announce(event)
 
 
-def announce(event: ServiceEvent, recorded: bool = False) -> None:
+def announce(event: ServiceEvent, recorded: bool = False) -> ServiceEvent:
     """After commit: tell the flows; FC-04/ROLE-02: a MAJOR complaint is reported to supervisor and head."""
     app = current_app._get_current_object()
+    event_id = event.id
     try:
         service_event_recorded.send(app, event=event)
     except Exception as err:  # noqa: BLE001 - the event is committed; a failing follow-up must not hide that
         # The intake stands (it was committed); the failure is logged and kept on the event for a person to see.
-        logger.exception("follow-up for service event %s failed", event.id)
+        # The receiver may have left the session broken or the object detached: start clean, load afresh.
+        logger.exception("follow-up for service event %s failed", event_id)
         db.session.rollback()
+        event = db.session.get(ServiceEvent, event_id, populate_existing=True)
         event.extra = {**(event.extra or {}), "follow_up_error": f"{type(err).__name__}: {err}"[:500]}
         db.session.commit()
     if recorded and event.category == "complaint" and event.severity == "MAJOR":
@@ -312,6 +313,7 @@ def announce(event: ServiceEvent, recorded: bool = False) -> None:
         notify.send(app, recipients=[], roles=["Supervisor", "Manager"],
                     subject=f"重大投诉 Major complaint #{event.id} ({where})",
                     body=event.content, link=f"/serviceeventview/show/{event.id}")
+    return event  # the caller's object may have been detached by a failing receiver: use this one
 
 
 # ---------------------------------------------------------------- households

@@ -135,8 +135,9 @@ def import_work_orders(project: Project | None, filename: str, content: bytes, *
     db.session.commit()
     result.committed = True
     result.imported = len(good)
-    for event in result.events:
-        announce(event, recorded=True)
+    # By id: a failing receiver may roll the session back, which must not cost the other events their signal.
+    for event_id in [event.id for event in result.events]:
+        announce(db.session.get(ServiceEvent, event_id), recorded=True)
     return result
 
 

@@ -172,3 +172,12 @@ def test_a_failing_follow_up_leaves_the_event_recorded_and_visible(client, auth,
     assert response.status_code == 201, response.json
     assert response.json["result"]["extra"]["follow_up_error"] == "RuntimeError: no diagram"
     assert db.session.query(ServiceEvent).count() == 1
+
+
+def test_openapi_documents_the_intake_endpoints(client, auth):
+    paths = client.get("/api/v1/_openapi", headers=auth("agent")).json["paths"]
+    for path in ["/service-events/", "/service-events/{event_id}", "/service-events/{event_id}/complete",
+                 "/households/", "/households/{household_id}", "/customers/", "/work-orders/",
+                 "/work-orders/import"]:
+        assert "/api/v1" + path in paths, path
+    assert "post" in paths["/api/v1/service-events/"] and "post" in paths["/api/v1/work-orders/import"]
