@@ -101,7 +101,8 @@ def _sender_has_uncommitted_work() -> bool:
 
 def on_notify(sender, recipients=None, roles=None, subject="", body="", link=None, kind="notify", **_extra):
     """Receiver of ``app.signals.notify`` (see the module docstring for the transaction choice)."""
-    if not has_app_context():
+    if not has_app_context():  # only inside the app (requests, CLI, worker) is there a database session
+        log.warning("notify outside an app context dropped: %r", subject)
         return
     pending = _sender_has_uncommitted_work()
     create_notifications(recipients, roles, subject, body, link, kind)

@@ -104,3 +104,28 @@ def test_the_worker_sends_the_outbox(smtp, notes):
     assert result.exit_code == 0, result.output
     assert "mail: 1 sent, 0 failed" in result.output
     assert [m["rcpt"] for m in smtp.messages] == [["agent@test.local"]]
+
+
+def test_a_row_another_worker_holds_is_skipped_not_sent_twice(smtp, notes, backend):
+    """Several workers: PostgreSQL rows being sent by one worker are skipped (FOR UPDATE SKIP LOCKED).
+
+    SQLite has one writer at a time, so there the second sweep simply finds the row already sent.
+    """
+    import sqlalchemy as sa
+
+    _notify_agent()
+    [mail] = _outbox()
+    if backend == "postgresql":
+        other = sa.create_engine(notes.config["SQLALCHEMY_DATABASE_URI"])
+        try:
+            with other.connect() as conn:
+                tx = conn.begin()
+                conn.execute(sa.text("SELECT id FROM notification_mail WHERE id = :id FOR UPDATE"), {"id": mail.id})
+                assert send_pending_mail() == {"sent": 0, "failed": 0}
+                tx.rollback()
+        finally:
+            other.dispose()
+        assert smtp.messages == []
+    assert send_pending_mail() == {"sent": 1, "failed": 0}
+    assert send_pending_mail() == {"sent": 0, "failed": 0}
+    assert len(smtp.messages) == 1

@@ -1,0 +1,52 @@
+"""Across slices: intake → flows → notify → e-mail, through the REST API.
+
+FLOW-02 (the supervisor's plan notifies the visitor) and FC-04/ROLE-02 (a MAJOR complaint is reported
+to the supervisor and the manager) reach people in the app and, with SMTP configured, by e-mail.
+"""
+from __future__ import annotations
+
+from app.services.notifications import send_pending_mail
+from tests.flows.conftest import flows, project  # noqa: F401  (FLOWS' fixtures: frozen clock, projects)
+from tests.flows.helpers import PLAN, complete, tasks
+
+
+def _event(client, headers, key, **body):
+    r = client.post("/api/v1/households/", json={"project": key, "building": "1", "room": "101"}, headers=headers)
+    assert r.status_code == 201, r.json
+    r = client.post("/api/v1/service-events/", json={"project": key, "building": "1", "room": "101",
+                                                     "content": "楼道灯不亮 corridor light", **body}, headers=headers)
+    assert r.status_code == 201, r.json
+    return r.json["result"]
+
+
+def test_flow02_plan_notifies_the_visitor_in_app_and_by_mail(smtp, flows, project, client, auth):
+    admin, sup, agent = auth("admin"), auth("supervisor"), auth("agent")
+    key = project("nt", "P000-3")
+    event = _event(client, admin, key, category="help")
+    assert client.post(f"/api/v1/service-events/{event['id']}/complete", json={}, headers=admin).status_code == 200
+    [v] = client.get("/api/v1/visits/", headers=sup).json["result"]
+    assert client.get("/api/v1/notifications/", headers=agent).json["unread"] == 0
+
+    complete(client, sup, tasks(client, sup, v["instance_id"])["plan"], PLAN)
+
+    mine = client.get("/api/v1/notifications/", headers=agent).json
+    assert mine["unread"] == 1
+    [note] = mine["result"]
+    assert "回访任务" in note["subject"] and note["body"] == PLAN["content"]
+    assert smtp.messages == []  # the request only queued it
+    assert send_pending_mail() == {"sent": 1, "failed": 0}
+    [mail] = smtp.messages
+    assert mail["rcpt"] == ["agent@test.local"] and mail["message"]["Subject"] == note["subject"]
+    assert PLAN["content"] in mail["message"].get_content()
+
+
+def test_fc04_major_complaint_reaches_supervisor_and_manager(notes, flows, project, client, auth):
+    admin = auth("admin")
+    key = project("nc", "P003")
+    _event(client, admin, key, category="complaint", severity="MAJOR", content="电梯困人 trapped in the lift")
+    for user in ("supervisor", "manager"):
+        listing = client.get("/api/v1/notifications/", headers=auth(user)).json
+        subjects = [n["subject"] for n in listing["result"]]
+        assert len([s for s in subjects if s.startswith("重大投诉")]) == 1, (user, subjects)
+        assert "电梯困人 trapped in the lift" in [n["body"] for n in listing["result"]]
+    assert client.get("/api/v1/notifications/", headers=auth("agent")).json["count"] == 0
