@@ -49,6 +49,8 @@ class VisitApi(BaseApi):
                 query = query.where(column == request.args[arg])
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = db.session.scalars(query.order_by(Visit.id.desc()).limit(limit).offset(offset)).all()
+        for visit in rows:
+            service.sync_status(visit)
         return self.response(200, count=count, result=[service.visit_to_dict(v) for v in rows])
 
     @expose("/<int:visit_id>", methods=["GET"])
@@ -68,6 +70,7 @@ class VisitApi(BaseApi):
         visit = db.session.get(Visit, visit_id)
         if visit is None:
             raise NotFound(f"visit {visit_id} does not exist")
+        service.sync_status(visit)
         return self.response(200, result=service.visit_to_dict(visit))
 
     @expose("/", methods=["POST"])

@@ -81,6 +81,10 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
             try:
                 opens, due = module.visit_window(policy["params"], category, trigger)
                 data["policy_due"] = due.isoformat()
+                # §1.2: who visits and how, by category/severity and profile, for the planner to follow
+                explained = module.explain(policy["params"], category, trigger, severity=severity)
+                data["visitor_role"] = explained.get("visitor_role")
+                data["allowed_methods"] = explained.get("allowed_methods")
             except module.PolicyError:
                 opens = due = None  # the profile sets no window for this category: the planner's applies
     data.update(extra or {})
@@ -120,15 +124,10 @@ def start_for_event(event) -> list[Visit]:
 
 
 def on_service_event_recorded(sender, event=None, **_kwargs):
-    """INTAKE committed the event before sending: a flow that fails to start must not undo it, but it
-    is logged loudly (and the event can be followed up by hand through POST /api/v1/visits/)."""
-    if event is None:
-        return
-    try:
+    """INTAKE committed the event before sending; if a flow fails to start, INTAKE's ``announce``
+    logs it and keeps the error on the event (extra.follow_up_error) for a person to follow up."""
+    if event is not None:
         start_for_event(event)
-    except Exception:
-        db.session.rollback()
-        current_app.logger.exception("could not start the follow-up flow for service event %s", event.id)
 
 
 def connect_signals() -> None:
@@ -356,6 +355,18 @@ def merge(keep_id: int, merge_ids: list[int], actor: Actor) -> Visit:
         visit.status, visit.status_reason, visit.updated_at = "cancelled", reason, clock.now()
         db.session.commit()
     return keep
+
+
+def sync_status(visit: Visit) -> None:
+    """Timers fire in the worker, outside the web layer: an overdue escalation (FLOW-04) shows up as
+    an open handle_overdue task, which is folded into the row when it is read."""
+    from workflows.models import HumanTask
+
+    if visit.status in OPEN_STATUSES and visit.instance_id and db.session.scalar(
+            select(HumanTask.id).where(HumanTask.instance_id == visit.instance_id,
+                                       HumanTask.bpmn_id == "handle_overdue").limit(1)):
+        visit.status, visit.updated_at = "overdue", clock.now()
+        db.session.commit()
 
 
 def visit_to_dict(visit: Visit) -> dict:

@@ -15,7 +15,7 @@ class VisitView(ModelView):
     datamodel = SQLAInterface(Visit)
     class_permission_name = "Visit"
     method_permission_name = READ_ONLY
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_read"]
     base_order = ("id", "desc")
     list_columns = ["id", "serial", "category", "household", "visitor", "method", "due_at", "status", "result"]
     show_columns = ["id", "serial", "category", "severity", "project_key", "household", "service_event_id",
@@ -32,7 +32,7 @@ class VisitFormView(ModelView):
     datamodel = SQLAInterface(VisitForm)
     class_permission_name = "VisitForm"
     method_permission_name = READ_ONLY
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_read"]
     base_order = ("id", "desc")
     list_columns = ["serial", "visit", "signed_out_by", "signed_out_at", "status", "void_reason"]
     search_columns = ["serial", "status", "signed_out_by"]

@@ -57,6 +57,10 @@ def app_ctx(app):
     with app.app_context():
         yield app
         db.session.rollback()
+        # Visit rows point at instances by id; SQLite reuses the ids of deleted instances (FLOWS).
+        from app.models.visit import RepairSample, Visit, VisitForm, VisitSerial
+        for model in (VisitForm, Visit, VisitSerial, RepairSample):
+            db.session.execute(delete(model))
         for model in (EngineEvent, Timer, HumanTask, ProcessInstance):
             db.session.execute(delete(model))
         db.session.commit()

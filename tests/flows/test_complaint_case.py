@@ -44,6 +44,10 @@ def test_complaint_closed_triggers_the_complaint_visit_through_to_archive(flows,
     [complaint_visit] = r.json["result"]
     assert complaint_visit["severity"] == "IMPORTANT" and complaint_visit["due_at"]  # window from the profile
     assert list(tasks(client, sup, complaint_visit["instance_id"])) == ["plan"]
+    # §1.2: the profile's visitor role and methods for a complaint visit travel with the flow
+    from app.services.engine import get_engine
+    data = get_engine().workflow_data(complaint_visit["instance_id"])
+    assert data["visitor_role"] and "PHONE" in data["allowed_methods"] and data["policy"]["code"] == "P003"
 
 
 def test_a_complaint_needs_a_severity(flows, client, auth):

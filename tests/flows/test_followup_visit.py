@@ -83,6 +83,9 @@ def test_flow04_due_soon_reminder_then_overdue_escalation_to_the_supervisor(flow
     flows.advance(days=1, minutes=1)
     assert fire_timers() == 1
     assert list(tasks(client, sup, v["instance_id"])) == ["handle_overdue"]
+    assert visit(client, sup, v["id"])["status"] == "overdue"
+    complete(client, sup, tasks(client, sup, v["instance_id"])["handle_overdue"], {"opinion": "改派回访员"})
+    assert visit(client, sup, v["id"])["status"] == "overdue"
 
 
 def test_flow10_unqualified_review_starts_complaint_handling_and_a_revisit(flows, client, auth, notified):
