@@ -12,7 +12,7 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
-from workflows.engine import open_tasks_query
+from workflows.engine import count_open_tasks, open_tasks_query
 from workflows.errors import Conflict, EngineError, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
@@ -81,11 +81,9 @@ class TaskApi(BaseApi):
         if scope not in {"mine", "roles", "all"}:
             raise InvalidInput(Problem("scope must be mine, roles or all", field="scope"))
         limit, offset = _page_args()
-        query = open_tasks_query(current_actor(), scope)
-        if request.args.get("process"):
-            query = query.where(HumanTask.process_key == request.args["process"])
-        count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        tasks = db.session.scalars(query.limit(limit).offset(offset)).all()
+        actor, process = current_actor(), request.args.get("process") or None
+        count = count_open_tasks(db.session, actor, scope, process)
+        tasks = db.session.scalars(open_tasks_query(actor, scope, limit, offset, process)).all()
         return self.response(200, count=count, result=[task_to_dict(t) for t in tasks])
 
     @expose("/<task_id>", methods=["GET"])

@@ -29,8 +29,8 @@ class InboxView(BaseView):
     @has_access
     def index(self):
         actor = current_actor()
-        mine = db.session.scalars(open_tasks_query(actor, "mine").limit(100)).all()
-        pool = db.session.scalars(open_tasks_query(actor, "roles").limit(100)).all()
+        mine = db.session.scalars(open_tasks_query(actor, "mine", limit=100)).all()
+        pool = db.session.scalars(open_tasks_query(actor, "roles", limit=100)).all()
         return self.render_template("inbox.html", mine=mine, pool=pool, title=_("My tasks"))
 
     @expose("/task/<task_id>", methods=["GET", "POST"])
