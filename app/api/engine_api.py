@@ -4,7 +4,6 @@ Handlers translate HTTP to engine calls and engine errors to status codes; nothi
 """
 from __future__ import annotations
 
-import functools
 import json
 
 from flask import request
@@ -13,44 +12,13 @@ from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
 from workflows.engine import count_open_tasks, open_tasks_query
-from workflows.errors import Conflict, EngineError, InvalidInput, NotFound, Problem
+from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
+from .common import engine_errors, json_body, page_args
 from ..services.engine import (current_actor, get_engine, instance_to_dict, iso, known_roles, task_to_dict,
                                version_to_dict)
-
-
-def engine_errors(view):
-    """Turn engine errors into JSON responses with their status; roll back the session."""
-
-    @functools.wraps(view)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return view(self, *args, **kwargs)
-        except EngineError as err:
-            db.session.rollback()
-            return self.response(err.status, **err.to_dict())
-
-    return wrapper
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidInput(Problem("the request body must be a JSON object"))
-    if not isinstance(body, dict):
-        raise InvalidInput(Problem("the request body must be a JSON object, not " + type(body).__name__))
-    return body
-
-
-def _page_args(default_limit: int = 50) -> tuple[int, int]:
-    try:
-        limit = max(min(int(request.args.get("limit", default_limit)), 200), 0)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        raise InvalidInput(Problem("limit and offset must be whole numbers", field="limit")) from None
-    return limit, offset
 
 
 class TaskApi(BaseApi):
@@ -80,7 +48,7 @@ class TaskApi(BaseApi):
         scope = request.args.get("scope", "all")
         if scope not in {"mine", "roles", "all"}:
             raise InvalidInput(Problem("scope must be mine, roles or all", field="scope"))
-        limit, offset = _page_args()
+        limit, offset = page_args()
         actor, process = current_actor(), request.args.get("process") or None
         count = count_open_tasks(db.session, actor, scope, process)
         tasks = db.session.scalars(open_tasks_query(actor, scope, limit, offset, process)).all()
@@ -164,7 +132,7 @@ class TaskApi(BaseApi):
             409: {description: the task was completed or changed by someone else}
             422: {description: form data invalid; problems name the fields}
         """
-        body = _json_body()
+        body = json_body()
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise InvalidInput(Problem("data must be an object", field="data"))
@@ -191,7 +159,7 @@ class TaskApi(BaseApi):
           responses:
             200: {description: reassigned}
         """
-        body = _json_body()
+        body = json_body()
         to_user = body.get("to")
         if not to_user or self.appbuilder.sm.find_user(username=to_user) is None:
             raise InvalidInput(Problem(f"no user named '{to_user}'", field="to"))
@@ -222,7 +190,7 @@ class InstanceApi(BaseApi):
           responses:
             200: {description: instances}
         """
-        limit, offset = _page_args()
+        limit, offset = page_args()
         query = select(ProcessInstance)
         if request.args.get("status"):
             query = query.where(ProcessInstance.status == request.args["status"])
@@ -278,7 +246,7 @@ class InstanceApi(BaseApi):
             201: {description: started}
             404: {description: no such process}
         """
-        body = _json_body()
+        body = json_body()
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise InvalidInput(Problem("data must be an object", field="data"))
@@ -311,7 +279,7 @@ class InstanceApi(BaseApi):
           responses:
             200: {description: cancelled}
         """
-        instance = get_engine().cancel(instance_id, current_actor(), _json_body().get("reason", ""))
+        instance = get_engine().cancel(instance_id, current_actor(), json_body().get("reason", ""))
         return self.response(200, result=instance_to_dict(instance))
 
 
@@ -399,7 +367,7 @@ class ProcessModelApi(BaseApi):
                 except (ValueError, UnicodeDecodeError) as err:
                     raise InvalidInput(Problem(f"form {form_file.filename} is not JSON: {err}", field="forms")) from None
             return xml, forms, dict(request.form)
-        body = _json_body()
+        body = json_body()
         xml = body.get("bpmn_xml")
         if not isinstance(xml, str) or not xml.strip():
             raise InvalidInput(Problem("bpmn_xml is required", field="bpmn_xml"))
@@ -471,7 +439,7 @@ class EventApi(BaseApi):
           responses:
             200: {description: events}
         """
-        limit, offset = _page_args(100)
+        limit, offset = page_args(100)
         query = select(EngineEvent)
         if request.args.get("instance_id"):
             try:

@@ -18,7 +18,7 @@ from ..services.engine import current_actor
 from ..services.intake import (can_unmask, complete_event, create_customer, create_household, customer_to_dict,
                                event_to_dict, find_project, household_to_dict, iso, record_event)
 from ..services.intake_import import ImportFileError, import_work_orders
-from .engine_api import _json_body, _page_args, engine_errors
+from .common import engine_errors, json_body, page_args
 
 
 def _all(resource: str) -> list[str]:
@@ -27,7 +27,7 @@ def _all(resource: str) -> list[str]:
 
 
 def _page(query, to_dict):
-    limit, offset = _page_args()
+    limit, offset = page_args()
     count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = db.session.scalars(query.limit(limit).offset(offset)).all()
     return {"count": count, "result": [to_dict(r) for r in rows]}
@@ -120,7 +120,7 @@ class ServiceEventApi(BaseApi):
             201: {description: recorded}
             422: {description: invalid; problems name the fields}
         """
-        event = record_event(_json_body(), current_actor().username)
+        event = record_event(json_body(), current_actor().username)
         return self.response(201, result=event_to_dict(event))
 
     @expose("/<int:event_id>/complete", methods=["POST"])
@@ -207,7 +207,7 @@ class HouseholdApi(BaseApi):
             201: {description: created}
             422: {description: invalid}
         """
-        household = create_household(_json_body())
+        household = create_household(json_body())
         return self.response(201, result=household_to_dict(household, can_unmask()))
 
 
@@ -251,7 +251,7 @@ class CustomerApi(BaseApi):
             201: {description: created}
             422: {description: invalid}
         """
-        customer = create_customer(_json_body())
+        customer = create_customer(json_body())
         return self.response(201, result=customer_to_dict(customer, can_unmask()))
 
 

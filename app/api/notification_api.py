@@ -16,7 +16,7 @@ from ..security import RESOURCES
 from ..services.engine import current_actor
 from ..services.notifications import (mark_all_read, mark_read, my_notifications_query, to_dict,
                                       unread_count)
-from .engine_api import _page_args, engine_errors
+from .common import engine_errors, page_args
 
 
 class NotificationApi(BaseApi):
@@ -47,7 +47,7 @@ class NotificationApi(BaseApi):
         if flag not in {"", "0", "1", "true", "false"}:
             raise InvalidInput(Problem(f"unread must be true or false, not {flag!r}", field="unread"))
         query = my_notifications_query(username, unread_only=flag in {"1", "true"})
-        limit, offset = _page_args()
+        limit, offset = page_args()
         count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         rows = db.session.scalars(query.limit(limit).offset(offset)).all()
         return self.response(200, count=count, unread=unread_count(username), result=[to_dict(r) for r in rows])

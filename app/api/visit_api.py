@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models.visit import Visit
 from ..services import visits as service
 from ..services.engine import current_actor
-from .engine_api import _json_body, _page_args, engine_errors
+from .common import engine_errors, json_body, page_args
 
 CATEGORIES = ["complaint", "repair", "special_service", "help", "emergency_patient", "publication_event",
               "decoration", "survey_item", "other"]
@@ -41,7 +41,7 @@ class VisitApi(BaseApi):
           responses:
             200: {description: visits}
         """
-        limit, offset = _page_args()
+        limit, offset = page_args()
         query = select(Visit)
         for arg, column in (("status", Visit.status), ("category", Visit.category), ("household", Visit.household),
                             ("project", Visit.project_key), ("process", Visit.process_key)):
@@ -85,7 +85,7 @@ class VisitApi(BaseApi):
           responses:
             201: {description: the visit}
         """
-        body = _json_body()
+        body = json_body()
         problems = []
         if body.get("category") not in CATEGORIES:
             problems.append(Problem(f"category must be one of {', '.join(CATEGORIES)}", field="category"))
@@ -144,7 +144,7 @@ class VisitApi(BaseApi):
           responses:
             200: {description: the visit kept}
         """
-        body = _json_body()
+        body = json_body()
         keep, merge_ids = body.get("keep"), body.get("merge")
         if not isinstance(keep, int) or isinstance(keep, bool):
             raise InvalidInput(Problem("keep must be a visit id", field="keep"))
@@ -166,7 +166,7 @@ class VisitApi(BaseApi):
           responses:
             201: {description: the stored sample}
         """
-        body = _json_body()
+        body = json_body()
         problems = []
         for name in ("project", "month", "seed"):
             if not isinstance(body.get(name), str) or not body[name].strip():
@@ -202,5 +202,5 @@ class VisitFormApi(BaseApi):
           responses:
             200: {description: the voided form}
         """
-        form = service.void_form(form_id, current_actor().username, _json_body().get("reason", ""))
+        form = service.void_form(form_id, current_actor().username, json_body().get("reason", ""))
         return self.response(200, result=service.form_to_dict(form))
