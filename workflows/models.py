@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -93,8 +93,11 @@ class HumanTask(Base):
     """An open user task: what inboxes list without touching the workflow document."""
     __tablename__ = "wf_human_task"
     __table_args__ = (
-        Index("ix_wf_human_task_role_open", "role", "assignee", "due_at"),
-        Index("ix_wf_human_task_assignee_due", "assignee", "due_at"),
+        # Each inbox branch reads one of these in exactly its order (due_at, created_at, id).
+        # Unclaimed tasks of a role: partial, because "assignee IS NULL" does not keep index order.
+        Index("ix_wf_human_task_role_open", "role", "due_at", "created_at", "id",
+              postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
+        Index("ix_wf_human_task_assignee_due", "assignee", "due_at", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
