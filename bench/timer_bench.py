@@ -27,8 +27,8 @@ written to bench/RESULTS.md between ``<!-- timer_bench:start -->`` and ``<!-- ti
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import random
 import sys
 import time
