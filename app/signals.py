@@ -5,9 +5,16 @@ import) committed a service event or changed its status (e.g. a repair was compl
 closed). Receivers start the follow-up flows.
 ``notify``: sent with ``recipients=[usernames] | roles=[role names], subject=str, body=str,
 link=str|None`` when someone must be told something (FLOW-02 notify, reminders, escalations).
+``audited``: sent with ``action=str`` (dotted, e.g. ``"pdf.printed"``, ``"process.deployed"``,
+``"instance.migrated"``, ``"export.csv"``), ``target_type=str``, ``target_id=str|None``,
+``details=dict`` (JSON-able; for updates ``{"before": {...}, "after": {...}}`` of the changed fields)
+and ``actor=<username>|None`` whenever something an auditor must see happens outside the engine's own
+event trail. Send it *before* the caller commits: the receiver writes the audit trail in the same
+database session, so the action and its trail entry commit or roll back together.
 """
 from blinker import Namespace
 
 _signals = Namespace()
 service_event_recorded = _signals.signal("service-event-recorded")
 notify = _signals.signal("notify")
+audited = _signals.signal("audited")
