@@ -17,6 +17,9 @@ each with a small JSON Schema form from bench/forms/), run to the end many times
      and form data that passes the task's schema. The Engine's in-process workflow cache is on.
 (c') the same with ``Engine(session, cache_size=0)``: every step deserializes the state from the
      row, as a process that did not do the previous step would (another gunicorn worker).
+(d)  the database floor: the statements of an engine step (task+instance SELECT, guarded UPDATE,
+     DELETE, INSERT events, INSERT task, COMMIT) through plain psycopg with real-size documents and
+     no SpiffWorkflow at all; d/b is the best c/b this machine allows with those statements.
 
 Completions per second = completed user tasks / time. For (a) and (b) the time is the whole loop;
 for (c)/(c') it is the time spent inside ``Engine.start`` and ``Engine.complete`` (the lookup
@@ -42,7 +45,9 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -151,6 +156,54 @@ def spiff_serializer_functions():
 def state_codec_functions(spec, subprocess_specs):
     codec = StateCodec()
     return codec.dumps, lambda data: codec.loads(data, spec, subprocess_specs)
+
+
+# ----------------------------------------------------------------------------- SQL floor
+def sql_floor(db, instances: int) -> dict:
+    """The lean statement sequence of ``instances`` x 6 steps through plain psycopg, one commit per step."""
+    spec, subprocess_specs = load_spec()
+    workflow = new_workflow(spec, subprocess_specs, None)
+    state = StateCodec().dumps(workflow)  # a real document of the diagram, ~4-5 kB
+    detail = json.dumps({"bpmn_id": "visit", "name": "回访 Visit", "data": FORM_DATA["visit"]},
+                        ensure_ascii=False)
+    now = datetime.now(timezone.utc)
+    new_task = ("INSERT INTO wf_human_task (id, instance_id, bpmn_id, name, lane, role, form_key, process_key, "
+                "version_number, created_at) VALUES (%s, %s, 'visit', '回访 Visit', 'Agent', 'Agent', "
+                "'visit.schema.json', 'six_task', 1, %s)")
+    events = ("INSERT INTO wf_event (at, actor, kind, instance_id, task_id, version_id, detail) VALUES "
+              "(%s, 'li', 'task_completed', %s, %s, 1, %s), (%s, 'system', 'task_created', %s, %s, 1, '{}')")
+    raw = db.raw_connection()
+    try:
+        cur = raw.driver_connection.cursor()
+        version_id = cur.execute("SELECT max(id) FROM wf_process_version").fetchone()[0]
+        started, cpu = time.perf_counter(), time.process_time()
+        steps = 0
+        for _ in range(instances):
+            instance_id = cur.execute(
+                "INSERT INTO wf_process_instance (version_id, status, state, lock_version, started_by, started_at, "
+                "updated_at) VALUES (%s, 'running', %s, 1, 'zhang', %s, %s) RETURNING id",
+                (version_id, state, now, now)).fetchone()[0]
+            task_id = str(uuid4())
+            cur.execute(events.replace("'task_completed'", "'instance_started'"),
+                        (now, instance_id, None, "{}", now, instance_id, task_id))
+            cur.execute(new_task, (task_id, instance_id, now))
+            raw.commit()
+            for step in range(TASKS_PER_INSTANCE):
+                cur.execute("SELECT t.*, i.id, i.version_id, i.lock_version, i.business_key FROM wf_human_task t "
+                            "JOIN wf_process_instance i ON i.id = t.instance_id WHERE t.id = %s", (task_id,)).fetchall()
+                cur.execute("UPDATE wf_process_instance SET state = %s, lock_version = %s, updated_at = %s "
+                            "WHERE id = %s AND lock_version = %s", (state, step + 2, now, instance_id, step + 1))
+                cur.execute("DELETE FROM wf_human_task WHERE id = %s", (task_id,))
+                next_id = str(uuid4())
+                cur.execute(events, (now, instance_id, task_id, detail, now, instance_id, next_id))
+                cur.execute(new_task, (next_id, instance_id, now))
+                raw.commit()
+                task_id = next_id
+                steps += 1
+        return {"completions": steps, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+                "statements": steps * 5 + instances * 3}
+    finally:
+        raw.close()
 
 
 # ----------------------------------------------------------------------------- Huifang Engine
@@ -289,7 +342,7 @@ def with_lookup(result: dict) -> dict:
     return {**result, "seconds": result["seconds"] + result["lookup_seconds"], "cpu": None}
 
 
-def report(args, info, raw, spiff, codec, cached, uncached, sizes, waited) -> str:
+def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited) -> str:
     b = rate(spiff)
     c, c0 = rate(cached), rate(uncached)
     ok = "meets" if c / b >= 0.5 else "MISSES"
@@ -318,6 +371,7 @@ def report(args, info, raw, spiff, codec, cached, uncached, sizes, waited) -> st
         ("(c) incl. the next-task lookup query", with_lookup(cached)),
         ("(c') Engine on PostgreSQL, cache_size=0", uncached),
         ("(c') incl. the next-task lookup query", with_lookup(uncached)),
+        ("(d) SQL floor: a step's statements through plain psycopg (no SpiffWorkflow, no ORM)", floor),
     ]
     for name, result in rows:
         per = 1000 / result["completions"]
@@ -328,6 +382,8 @@ def report(args, info, raw, spiff, codec, cached, uncached, sizes, waited) -> st
         "",
         f"- **c/b = {c / b:.2f}** (target >= 0.5: {ok}); **c'/b = {c0 / b:.2f}**; c/a = {c / rate(raw):.3f}; "
         f"b/a = {b / rate(raw):.3f}",
+        f"- Database floor: d/b = {rate(floor) / b:.2f} is the best c/b these statements allow on this machine "
+        f"with a free SpiffWorkflow step; c/d = {c / rate(floor):.2f} of it is reached",
         f"- Per round: c/b {', '.join(f'{x:.2f}' for x in round_cb)}; c'/b {', '.join(f'{x:.2f}' for x in round_c0b)}; "
         f"completions/s (b) {', '.join(f'{x:.0f}' for x in spiff['round_rates'])}, "
         f"(c) {', '.join(f'{x:.0f}' for x in cached['round_rates'])}, "
@@ -382,7 +438,7 @@ def main() -> None:
 
     spec, subprocess_specs = load_spec()
     per_round = lambda total: max(1, total // args.rounds)  # noqa: E731
-    runs = {key: [] for key in ("a", "b", "b'", "c", "c'")}
+    runs = {key: [] for key in ("a", "b", "b'", "c", "c'", "d")}
     waited = 0.0
     db = bench_engine(args.database_url, SCHEMA)
     try:
@@ -398,8 +454,9 @@ def main() -> None:
                                              *state_codec_functions(spec, subprocess_specs)))
             runs["c"].append(run_engine(db, per_round(args.instances_engine), None, args.warmup, counter))
             runs["c'"].append(run_engine(db, per_round(args.instances_engine), 0, args.warmup, counter))
+            runs["d"].append(sql_floor(db, per_round(args.instances_engine)))
             print(f"round {round_no}: " + ", ".join(f"({k}) {rate(v[-1]):,.0f}/s" for k, v in runs.items()), flush=True)
-        raw, spiff, codec, cached, uncached = (merge(runs[k]) for k in ("a", "b", "b'", "c", "c'"))
+        raw, spiff, codec, cached, uncached, floor = (merge(runs[k]) for k in ("a", "b", "b'", "c", "c'", "d"))
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
         sizes = stored_bytes(db, cached["instance_ids"] + uncached["instance_ids"])
@@ -407,7 +464,7 @@ def main() -> None:
         if not args.keep:
             drop_schema(db, SCHEMA)
 
-    text = report(args, info, raw, spiff, codec, cached, uncached, sizes, waited)
+    text = report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited)
     print()
     print(text)
     if not args.no_results:

@@ -250,3 +250,33 @@ def test_stale_cache_is_not_used(started, engine, session, session_factory):
     session.expire_all()
     assert session.get(ProcessInstance, instance.id).status == "completed"
     assert engine.workflow_data(instance.id)["result"] == "satisfied"
+
+
+def test_loaded_instance_objects_follow_the_core_writes(deploy, session_factory, frozen_clock):
+    """Steps write the instance row with Core statements; an ORM object of it loaded in the same
+    session must show the new values even where commit does not expire (and never flush old ones)."""
+    deploy()
+    with session_factory(expire_on_commit=False) as session:
+        engine = Engine(session)
+        instance = engine.start("two_step", ADMIN, {"household": "A-102"}, business_key="A-102")
+        loaded = session.get(ProcessInstance, instance.id)
+        assert (loaded.status, loaded.lock_version) == ("running", 1)
+        engine.complete(task_of(session, instance.id, "visit").id, AGENT, {"result": "satisfied"})
+        assert loaded.lock_version == 2
+        returned = engine.complete(task_of(session, instance.id, "review").id, SUPERVISOR, {"qualified": True})
+        assert returned is loaded and (loaded.status, loaded.lock_version) == ("completed", 3)
+        loaded.end_reason = "note"  # a later ORM flush of the object must pass the optimistic check
+        session.commit()
+    with session_factory() as check:
+        row = check.get(ProcessInstance, instance.id)
+        assert (row.status, row.lock_version, row.end_reason) == ("completed", 4, "note")
+
+
+def test_returned_instance_loads_lazily_and_completed_task_stays_readable(started, engine, session):
+    """complete() returns the instance without querying it; the completed task's object keeps its
+    values (a page shows its name after completing it) instead of failing to refresh."""
+    instance, visit = started
+    name = visit.name
+    returned = engine.complete(visit.id, AGENT, {"result": "satisfied"})
+    assert returned.id == instance.id and returned.status == "running" and returned.lock_version == 2
+    assert visit.name == name and session.get(HumanTask, visit.id) is None
