@@ -4,7 +4,8 @@
 import) committed a service event or changed its status (e.g. a repair was completed or a complaint
 closed). Receivers start the follow-up flows.
 ``notify``: sent with ``recipients=[usernames] | roles=[role names], subject=str, body=str,
-link=str|None`` when someone must be told something (FLOW-02 notify, reminders, escalations).
+link=str|None[, kind=str, in_transaction=bool]`` when someone must be told something (FLOW-02 notify,
+reminders, escalations); ``in_transaction=True`` when the sender commits the surrounding transaction itself.
 ``audited``: sent with ``action=str`` (dotted, e.g. ``"pdf.printed"``, ``"process.deployed"``,
 ``"instance.migrated"``, ``"export.csv"``), ``target_type=str``, ``target_id=str|None``,
 ``details=dict`` (JSON-able; for updates ``{"before": {...}, "after": {...}}`` of the changed fields)

@@ -12,7 +12,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 LANE_H, COL_W, X0, LANE_X = 170, 150, 230, 150
-SIZE = {"start": (36, 36), "end": (36, 36), "user": (120, 80), "script": (120, 80), "xgw": (50, 50),
+SIZE = {"start": (36, 36), "end": (36, 36), "user": (120, 80), "script": (120, 80), "call": (120, 80), "xgw": (50, 50),
         "boundary": (36, 36)}
 
 
@@ -99,6 +99,9 @@ def build(spec: dict) -> str:
             out.append(f'    <bpmn:userTask id="{nid}" name={name}>{doc}\n'
                        f'      <bpmn:extensionElements>{_props(props)}{instr}</bpmn:extensionElements>\n'
                        f'      {io}\n    </bpmn:userTask>')
+        elif kind == "call":
+            out.append(f'    <bpmn:callActivity id="{nid}" name={name} calledElement="{n["called"]}">{doc}{io}'
+                       f'</bpmn:callActivity>')
         elif kind == "boundary":
             cancel = "true" if n.get("interrupting", True) else "false"
             out.append(f'    <bpmn:boundaryEvent id="{nid}" name={name} attachedToRef="{n["attached"]}" '

@@ -31,6 +31,21 @@ last_outcome = outcome or 'reached'
 outcome = None
 attempts = attempts + 1"""
 
+# FLOW-04: reminders go out from the flow itself (notify() is supplied by the app; see FLOW_SCRIPT_FUNCTIONS).
+REMIND = """reminded_at = now().isoformat()
+notify(users=visitor, task='visit', subject='回访即将到期 Visit due soon: ' + household,
+       body='请在 ' + visit_due + ' 前完成回访。Please visit before ' + visit_due + '.')"""
+OVERDUE = """notify(roles='Supervisor', subject='回访逾期 Visit overdue: ' + household,
+       body='回访期限 ' + visit_due + ' 已过，请处理。The visit was due ' + visit_due + '.')"""
+
+# FLOW-10: the complaint that an unqualified visit opens, with the profile's §5.2 deadlines from now.
+OPEN_COMPLAINT = """if not severity:
+    severity = 'MINOR'
+deadlines = complaint_deadlines(policy, severity, now()) if policy else None
+reply_due = deadlines['reply_due'].isoformat() if deadlines else None
+resolve_due = deadlines['resolve_due'].isoformat() if deadlines else None
+deadlines = None"""
+
 FOLLOWUP = {
     "id": "followup_visit", "name": "回访 Follow-up visit", "pool": "回访管理 Follow-up visit",
     "doc": "FLOW-01…FLOW-11: plan, notify, sign out the numbered 回访记录表, visit within the window, "
@@ -59,12 +74,15 @@ FOLLOWUP = {
         {"id": "visit_overdue", "kind": "boundary", "name": "回访逾期 Visit overdue", "attached": "visit",
          "timer": "visit_due", "offset": 1, "doc": "FLOW-04: an overdue visit escalates to the supervisor."},
         {"id": "remind", "kind": "script", "name": "提醒回访员 Remind the visitor", "lane": "lane_agent", "col": 4,
-         "script": "reminded_at = now().isoformat()"},
+         "script": REMIND, "doc": "FLOW-04: the visitor is told (in the app, and by e-mail when configured)."},
         {"id": "reminded", "kind": "end", "name": "已提醒 Reminded", "lane": "lane_agent", "col": 5},
         {"id": "record_visit", "kind": "script", "name": "登记回访结果 Record the attempt", "lane": "lane_agent",
          "col": 5, "script": RECORD},
         {"id": "outcome_gateway", "kind": "xgw", "name": "联系上? Reached?", "lane": "lane_agent", "col": 6,
          "default": "to_review"},
+        {"id": "notify_overdue", "kind": "script", "name": "通知主管 Tell the supervisor",
+         "lane": "lane_supervisor", "col": 3, "script": OVERDUE,
+         "doc": "FLOW-04: the supervisors are told that the visit is overdue."},
         {"id": "handle_overdue", "kind": "user", "name": "处理逾期回访 Handle the overdue visit",
          "lane": "lane_supervisor", "col": 4, "form": "followup_visit.opinion.schema.json",
          "doc": "FLOW-04: the supervisor records how the overdue visit is handled."},
@@ -77,18 +95,27 @@ FOLLOWUP = {
          "default": "unqualified_flow"},
         {"id": "archived", "kind": "end", "name": "归档 Archived", "lane": "lane_supervisor", "col": 9,
          "doc": "FLOW-11: qualified forms are archived."},
+        {"id": "open_complaint", "kind": "script", "name": "转投诉处理 Open complaint handling",
+         "lane": "lane_manager", "col": 9, "script": OPEN_COMPLAINT,
+         "doc": "FLOW-10: an unqualified result is handled as a complaint of the visit's severity (MINOR when the "
+                "visit had none); its reply/resolve deadlines come from the profile (§5.2)."},
+        {"id": "complaint_handling", "kind": "call", "called": "complaint_case",
+         "name": "投诉处理 Complaint handling", "lane": "lane_manager", "col": 10,
+         "doc": "FLOW-10: the complaint_case flow runs inside this visit: reply and resolve within the SLAs, "
+                "escalations on breach (CMP-01), close."},
         {"id": "manager_opinion", "kind": "user", "name": "记录处理意见 Record the processing opinion",
-         "lane": "lane_manager", "col": 9, "form": "followup_visit.opinion.schema.json",
-         "doc": "FLOW-10: unqualified results go to the manager, who records the processing opinion; the app "
-                "opens a complaint case for it and the flow re-visits."},
-        {"id": "revisit_gateway", "kind": "xgw", "name": "再次回访? Re-visit?", "lane": "lane_manager", "col": 10,
+         "lane": "lane_manager", "col": 11, "form": "followup_visit.opinion.schema.json",
+         "doc": "FLOW-10: after complaint handling the manager records the processing opinion; the flow re-visits "
+                "the customer until satisfied.",
+         "instructions": "记录对不合格回访的处理意见。Record the processing opinion on the unqualified visit."},
+        {"id": "revisit_gateway", "kind": "xgw", "name": "再次回访? Re-visit?", "lane": "lane_manager", "col": 12,
          "default": "to_count_revisit"},
         {"id": "count_revisit", "kind": "script", "name": "安排再次回访 Schedule the re-visit", "lane": "lane_manager",
-         "col": 11, "script": "revisit_count = revisit_count + 1\nqualified = None"},
+         "col": 13, "script": "revisit_count = revisit_count + 1\nqualified = None"},
         {"id": "vp_opinion", "kind": "user", "name": "副总处理意见 VP's processing opinion", "lane": "lane_vp",
-         "col": 11, "form": "followup_visit.opinion.schema.json",
+         "col": 13, "form": "followup_visit.opinion.schema.json",
          "doc": "AMB-21: still unsatisfied after 3 re-visits: escalated to the manager and then the VP."},
-        {"id": "escalated", "kind": "end", "name": "已升级 Escalated", "lane": "lane_vp", "col": 12},
+        {"id": "escalated", "kind": "end", "name": "已升级 Escalated", "lane": "lane_vp", "col": 14},
     ],
     "flows": [
         ("to_plan", "start", "plan", None, None),
@@ -101,11 +128,14 @@ FOLLOWUP = {
         ("to_review", "outcome_gateway", "review", None, None),
         ("to_remind", "visit_due_soon", "remind", None, None),
         ("to_reminded", "remind", "reminded", None, None),
-        ("to_handle_overdue", "visit_overdue", "handle_overdue", None, None),
+        ("to_notify_overdue", "visit_overdue", "notify_overdue", None, None),
+        ("to_handle_overdue", "notify_overdue", "handle_overdue", None, None),
         ("to_overdue_closed", "handle_overdue", "overdue_closed", None, None),
         ("to_gateway", "review", "qualified_gateway", None, None),
         ("qualified_flow", "qualified_gateway", "archived", "合格 qualified", "qualified == True"),
-        ("unqualified_flow", "qualified_gateway", "manager_opinion", "不合格 unqualified", None),
+        ("unqualified_flow", "qualified_gateway", "open_complaint", "不合格 unqualified", None),
+        ("to_complaint_handling", "open_complaint", "complaint_handling", None, None),
+        ("to_manager_opinion", "complaint_handling", "manager_opinion", None, None),
         ("to_revisit_gateway", "manager_opinion", "revisit_gateway", None, None),
         ("to_count_revisit", "revisit_gateway", "count_revisit", "再次回访 re-visit", None),
         ("to_vp", "revisit_gateway", "vp_opinion", "3次仍不满意 3 re-visits (AMB-21)", "revisit_count >= 3"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
@@ -26,12 +27,20 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import clock
 from .codec import StateCodec
-from .diagram import Diagram, build_specs, check_diagram
-from .errors import Conflict, EngineError, Forbidden, InvalidForm, NotFound, Problem, ScriptFailed
+from .diagram import Diagram, UserTaskInfo, build_specs, check_diagram, content_hash
+from .errors import (Conflict, EngineError, Forbidden, InvalidDiagram, InvalidForm, NotFound, Problem,
+                     ScriptFailed)
 from .models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 from .sandbox import SandboxScriptEngine, SandboxViolation
 
 SYSTEM = "system"
+# The instance whose steps run right now, for script functions the app supplies (e.g. a notification
+# that links to the instance's task page); None while a new instance runs its first steps.
+_running_instance: ContextVar[int | None] = ContextVar("huifang_running_instance", default=None)
+
+
+def running_instance_id() -> int | None:
+    return _running_instance.get()
 RESERVED_DATA_KEYS = {"typename"}
 
 
@@ -265,6 +274,7 @@ class Engine:
         """
         diagram = check_diagram(xml, forms, known_roles=known_roles, resolve_process=self._deployed_process_xml,
                                 filename=f"{model_key}.bpmn")
+        self._include_called_versions(diagram)
         model = self.session.scalar(select(ProcessModel).where(ProcessModel.key == model_key))
         if model is None:
             model = ProcessModel(key=model_key, name=name or diagram.name, created_at=clock.now())
@@ -297,10 +307,40 @@ class Engine:
         self.session.flush()
         return version
 
+    def _deployed_version_of(self, process_id: str) -> ProcessVersion | None:
+        return self.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                                   .order_by(ProcessVersion.id.desc()).limit(1))
+
     def _deployed_process_xml(self, process_id: str) -> bytes | None:
-        version = self.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-                                      .order_by(ProcessVersion.id.desc()).limit(1))
+        version = self._deployed_version_of(process_id)
         return version.bpmn_xml.encode("utf-8") if version else None
+
+    def _include_called_versions(self, diagram: Diagram) -> None:
+        """A call activity runs the called process's newest deployed version inside this instance: its
+        user tasks (lane → role, form, due date), forms and own called processes become part of this
+        version, and so part of its content hash (a changed called process makes a new version)."""
+        problems = []
+        for process_id in sorted(diagram.called_processes):
+            called = self._deployed_version_of(process_id)
+            for key, info in (called.user_tasks or {}).items():
+                if key in diagram.user_tasks:
+                    problems.append(Problem(f"user task id '{key}' is used here and in the called process "
+                                            f"'{process_id}'; rename one of them", element_id=key))
+                else:
+                    diagram.user_tasks[key] = UserTaskInfo(**info)
+            for name, schema in (called.forms or {}).items():
+                if diagram.forms.setdefault(name, schema) != schema:
+                    problems.append(Problem(f"form {name} differs from the one of the called process "
+                                            f"'{process_id}'; give one of them another name", field=name))
+            for lane, role in (called.lanes or {}).items():
+                diagram.lanes.setdefault(lane, role)
+            for nested, xml in (called.called_processes or {}).items():
+                diagram.called_processes.setdefault(nested, xml.encode("utf-8"))
+        if problems:
+            raise InvalidDiagram(problems)
+        if diagram.called_processes:
+            called_xml = b"".join(diagram.called_processes[k] for k in sorted(diagram.called_processes))
+            diagram.content_hash = content_hash(diagram.xml + called_xml, diagram.forms)
 
     def latest_version(self, model_key: str) -> ProcessVersion:
         version = self.session.scalar(
@@ -522,8 +562,9 @@ class Engine:
         open_before, timers_before = self._mirrored_rows(workflow, version)
         with self._rolled_back_on_error(actor, instance.id, task_id), self.session.no_autoflush:
             task.data.update(data)
-            task.run()
-            self._run_engine_steps(workflow)
+            with self._running(instance.id):
+                task.run()
+                self._run_engine_steps(workflow)
             self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
                         name=task_row.name, data=_jsonable(data))
             self._save(instance, workflow, version, actor, open_before, timers_before)
@@ -583,8 +624,9 @@ class Engine:
             version = self.loaded_version(instance.version_id)
             workflow = self._workflow(instance, version)
             existing_tasks, existing_timers = self._mirrored_rows(workflow, version)
-            workflow.refresh_timers()
-            self._run_engine_steps(workflow)
+            with self._running(instance.id):
+                workflow.refresh_timers()
+                self._run_engine_steps(workflow)
             fired = [tid for tid in existing_timers
                      if workflow.get_task_from_id(UUID(tid)) is None
                      or workflow.get_task_from_id(UUID(tid)).state != TaskState.WAITING]
@@ -615,6 +657,14 @@ class Engine:
         return len(fired), instance_id, instance.lock_version, workflow
 
     # ------------------------------------------------------------------ persistence
+    @contextmanager
+    def _running(self, instance_id: int | None):
+        token = _running_instance.set(instance_id)
+        try:
+            yield
+        finally:
+            _running_instance.reset(token)
+
     def _run_engine_steps(self, workflow) -> None:
         try:
             workflow.do_engine_steps()

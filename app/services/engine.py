@@ -16,7 +16,9 @@ BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 def get_engine() -> Engine:
     engine = current_app.extensions.get("huifang_engine")
     if engine is None:
-        engine = current_app.extensions["huifang_engine"] = Engine(db.session)
+        from .visits import FLOW_SCRIPT_FUNCTIONS  # the flows' notify(); visits imports this module
+
+        engine = current_app.extensions["huifang_engine"] = Engine(db.session, FLOW_SCRIPT_FUNCTIONS)
     return engine
 
 

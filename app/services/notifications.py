@@ -99,12 +99,15 @@ def _sender_has_uncommitted_work() -> bool:
     return bool(session.new or session.dirty or session.deleted or session.info.get(_FLUSHED))
 
 
-def on_notify(sender, recipients=None, roles=None, subject="", body="", link=None, kind="notify", **_extra):
-    """Receiver of ``app.signals.notify`` (see the module docstring for the transaction choice)."""
+def on_notify(sender, recipients=None, roles=None, subject="", body="", link=None, kind="notify",
+              in_transaction=False, **_extra):
+    """Receiver of ``app.signals.notify`` (see the module docstring for the transaction choice).
+    ``in_transaction``: the sender is inside a transaction it will commit itself (a BPMN script during an
+    engine step, whose writes the session does not see as pending) — never commit here then."""
     if not has_app_context():  # only inside the app (requests, CLI, worker) is there a database session
         log.warning("notify outside an app context dropped: %r", subject)
         return
-    pending = _sender_has_uncommitted_work()
+    pending = in_transaction or _sender_has_uncommitted_work()
     create_notifications(recipients, roles, subject, body, link, kind)
     if not pending:
         db.session.commit()

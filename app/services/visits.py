@@ -60,6 +60,39 @@ def _aware(value) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+# ---------------------------------------------------------------- links in notifications
+
+def visit_link(visit: Visit) -> str:
+    """The visit's page (FAB's show view of VisitView)."""
+    return f"/visits/show/{visit.id}"
+
+
+def open_task_link(instance_id: int | None, bpmn_id: str) -> str | None:
+    """The inbox page of the instance's open task ``bpmn_id``, if there is one."""
+    from workflows.models import HumanTask
+
+    task_id = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                         HumanTask.bpmn_id == bpmn_id).limit(1))
+    return f"/inbox/task/{task_id}" if task_id else None
+
+
+def flow_notify(users=None, roles=None, subject: str = "", body: str = "", task: str | None = None) -> None:
+    """``notify(...)`` in BPMN scripts (FLOW-04 due-soon reminders, overdue escalation): in-app and e-mail
+    notifications that commit or roll back with the engine step. ``task`` names the instance's open task
+    to link to; otherwise the link is the visit's page."""
+    from workflows.engine import running_instance_id
+
+    instance_id = running_instance_id()
+    visit = db.session.scalar(select(Visit).where(Visit.instance_id == instance_id)) if instance_id else None
+    link = (open_task_link(instance_id, task) if task else None) or (visit_link(visit) if visit else None)
+    signals.notify.send(current_app._get_current_object(), recipients=[users] if isinstance(users, str) else users,
+                        roles=[roles] if isinstance(roles, str) else roles, subject=subject, body=body, link=link,
+                        kind="reminder", in_transaction=True)
+
+
+FLOW_SCRIPT_FUNCTIONS = {"notify": flow_notify}
+
+
 # ---------------------------------------------------------------- starting flows
 
 def start_visit(category: str, *, project: str | None, household: str | None, household_id: int | None = None,
@@ -233,7 +266,8 @@ def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: d
         # FLOW-02: the supervisor's plan notifies the visitor.
         signals.notify.send(current_app._get_current_object(), recipients=[data.get("visitor")],
                             subject=f"回访任务 Visit assigned: {visit.household or ''} ({visit.serial})",
-                            body=data.get("content") or "", link=f"/api/v1/visits/{visit.id}")
+                            body=data.get("content") or "", link=open_task_link(visit.instance_id, "visit")
+                            or visit_link(visit))
     elif bpmn_id == "visit":
         visit.method = data.get("method") or visit.method
         visit.result = flow.get("last_outcome") if flow.get("last_outcome") != "reached" else (
@@ -245,22 +279,18 @@ def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: d
             visit.status = "archived"
         else:
             visit.status, visit.result = "in_progress", "unqualified"
-            # FLOW-10: an unqualified result opens complaint handling for the matter.
+            # FLOW-10: the flow itself now runs complaint handling (call activity complaint_case); the
+            # manager, who records the processing opinion afterwards, is told at once.
             signals.notify.send(current_app._get_current_object(), roles=["Manager"],
                                 subject=f"回访不合格 Unqualified visit {visit.serial}", body=data.get("comment", ""),
-                                link=f"/api/v1/visits/{visit.id}")
-            db.session.commit()
-            start_visit("complaint", process="complaint_case", project=visit.project_key,
-                        household=visit.household, household_id=visit.household_id,
-                        service_event_id=visit.service_event_id, severity=visit.severity or "MINOR",
-                        extra={"from_visit": visit.id})
+                                link=visit_link(visit))
     elif bpmn_id == "manager_opinion":
         visit.revisits = flow.get("revisit_count", visit.revisits)
         if flow.get("revisit_count", 0) >= 3:
             visit.status = "escalated"  # AMB-21: to the VP
             signals.notify.send(current_app._get_current_object(), roles=["VP"],
                                 subject=f"三次回访仍不满意 Unsatisfied after 3 re-visits {visit.serial}",
-                                body=data.get("opinion", ""), link=f"/api/v1/visits/{visit.id}")
+                                body=data.get("opinion", ""), link=visit_link(visit))
     elif bpmn_id == "handle_overdue":
         visit.status = "overdue"
 

@@ -1,6 +1,12 @@
 """followup_visit end to end through the REST API (FLOW-01 … FLOW-11, AMB-21, AMB-27, 001-S)."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from app.services.engine import get_engine
+from app.services.policy import effective_policy
+from workflows.policy import complaint_deadlines
+
 from .helpers import PLAN, VISIT, complete, fire_timers, start, tasks, visit
 
 
@@ -74,31 +80,60 @@ def test_flow06_not_resolved_on_the_spot_needs_a_promised_reply_time(flows, clie
 
 
 def test_flow04_due_soon_reminder_then_overdue_escalation_to_the_supervisor(flows, client, auth):
-    sup = auth("supervisor")
+    sup, agent = auth("supervisor"), auth("agent")
     v = _planned(client, auth)
     assert fire_timers() == 0
     flows.advance(days=4)  # three quarters of the 5-day window have passed
+    visit_task = tasks(client, sup, v["instance_id"])["visit"]
+    seen = {n["id"] for who in (agent, sup) for n in _notifications(client, who, "reminder")}
     assert fire_timers() == 1
     assert list(tasks(client, sup, v["instance_id"])) == ["visit"]  # the reminder does not interrupt
+    # the visitor is told, with a link to the task page, in the same transaction as the timer
+    [reminder] = [n for n in _notifications(client, agent, "reminder") if n["id"] not in seen]
+    assert reminder["subject"].startswith("回访即将到期 Visit due soon") and "1栋-101" in reminder["subject"]
+    assert reminder["link"] == f"/inbox/task/{visit_task['id']}"
     flows.advance(days=1, minutes=1)
     assert fire_timers() == 1
     assert list(tasks(client, sup, v["instance_id"])) == ["handle_overdue"]
     assert visit(client, sup, v["id"])["status"] == "overdue"
+    [overdue] = [n for n in _notifications(client, sup, "reminder") if n["id"] not in seen]
+    assert overdue["subject"].startswith("回访逾期 Visit overdue") and overdue["link"] == f"/visits/show/{v['id']}"
     complete(client, sup, tasks(client, sup, v["instance_id"])["handle_overdue"], {"opinion": "改派回访员"})
     assert visit(client, sup, v["id"])["status"] == "overdue"
 
 
-def test_flow10_unqualified_review_starts_complaint_handling_and_a_revisit(flows, client, auth, notified):
-    sup, agent, manager = auth("supervisor"), auth("agent"), auth("manager")
-    v = _planned(client, auth)
+def test_flow10_unqualified_review_runs_complaint_handling_in_the_flow_and_revisits(flows, client, auth, notified,
+                                                                                    project):
+    """FLOW-10: unqualified → complaint handling as a call activity (complaint_case, with the profile's §5.2
+    deadlines) → the manager's processing opinion → re-visit. No separate case: it is this instance's work."""
+    sup, agent, manager, dept = auth("supervisor"), auth("agent"), auth("manager"), auth("departmenthead")
+    v = _planned(client, auth, project=project("p3f", "P003"))
     complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], {**VISIT, "satisfied": False})
     complete(client, sup, tasks(client, sup, v["instance_id"])["review"], {"qualified": False, "comment": "不合格"})
-    # a complaint case was opened for the same household
-    r = client.get("/api/v1/visits/?process=complaint_case", headers=sup)
-    [case] = r.json["result"]
-    assert case["household"] == "1栋-101" and case["status"] == "planned"
-    assert any(n.get("roles") == ["Manager"] for n in notified)
-    # the manager records the processing opinion and the flow re-visits
+    assert client.get("/api/v1/visits/?process=complaint_case", headers=sup).json["count"] == 0
+    expected = complaint_deadlines(effective_policy("p3f")["params"], "MINOR", flows.now())
+    assert any(n.get("roles") == ["Manager"] and n["link"] == f"/visits/show/{v['id']}" for n in notified)
+    reply = tasks(client, sup, v["instance_id"])["reply"]
+    assert reply["role"] == "Supervisor" and reply["process"] == "followup_visit"
+    assert datetime.fromisoformat(reply["due_at"]) == expected["reply_due"]  # P003 §5.2, MINOR: 1 working day
+    assert visit(client, sup, v["id"])["result"] == "unqualified"
+    # the called process's SLA timers are this instance's timers: a missed reply escalates (CMP-01)
+    flows.advance(days=4)
+    assert fire_timers() == 1  # the reply deadline (resolve_late waits for the resolve task)
+    escalations = tasks(client, manager, v["instance_id"])
+    assert {"reply_escalation", "reply"} <= set(escalations) and escalations["reply_escalation"]["role"] == "Manager"
+    complete(client, sup, reply, {"replied_at": "2026-03-05T11:00:00+08:00", "reply": "已联系业主"})
+    resolve = tasks(client, dept, v["instance_id"])["resolve"]
+    assert resolve["role"] == "DepartmentHead" and datetime.fromisoformat(resolve["due_at"]) == expected["resolve_due"]
+    complete(client, dept, resolve, {"resolution": "已返修"})
+    complete(client, sup, tasks(client, sup, v["instance_id"])["close"], {"closing_note": "结案"})
+    # the resolve deadline had passed too (the clock moved 4 days): both follow-ups end the call
+    open_ = tasks(client, manager, v["instance_id"])
+    assert sorted(open_) == ["reply_escalation", "resolve_escalation"]
+    for escalation in open_.values():
+        complete(client, manager, escalation, {"opinion": "已督办"})
+    # closing the complaint inside the visit starts no extra complaint visit: the flow re-visits itself
+    assert client.get("/api/v1/visits/", headers=sup).json["count"] == 1
     complete(client, manager, tasks(client, manager, v["instance_id"])["manager_opinion"], {"opinion": "返修"})
     assert list(tasks(client, agent, v["instance_id"])) == ["visit"]
     assert visit(client, sup, v["id"])["revisits"] == 1
@@ -110,6 +145,7 @@ def test_amb21_three_unsatisfied_revisits_escalate_to_the_vp(flows, client, auth
     for round_ in range(4):
         complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], {**VISIT, "satisfied": False})
         complete(client, sup, tasks(client, sup, v["instance_id"])["review"], {"qualified": False, "comment": "x"})
+        _handle_complaint(client, auth, v["instance_id"])
         complete(client, manager, tasks(client, manager, v["instance_id"])["manager_opinion"],
                  {"opinion": f"第{round_ + 1}次处理"})
         if round_ < 3:
@@ -119,3 +155,18 @@ def test_amb21_three_unsatisfied_revisits_escalate_to_the_vp(flows, client, auth
     assert any(n.get("roles") == ["VP"] for n in notified)
     complete(client, vp, tasks(client, vp, v["instance_id"])["vp_opinion"], {"opinion": "副总督办"})
     assert visit(client, sup, v["id"])["status"] == "escalated"
+
+
+def _handle_complaint(client, auth, instance_id):
+    """Work the complaint_case call activity of an unqualified visit to its end."""
+    sup, dept = auth("supervisor"), auth("departmenthead")
+    complete(client, sup, tasks(client, sup, instance_id)["reply"], {"replied_at": "2026-03-05T11:00:00+08:00",
+                                                                      "reply": "已联系"})
+    complete(client, dept, tasks(client, dept, instance_id)["resolve"], {"resolution": "已处理"})
+    complete(client, sup, tasks(client, sup, instance_id)["close"], {"closing_note": "结案"})
+
+
+def _notifications(client, headers, kind: str) -> list[dict]:
+    r = client.get("/api/v1/notifications/", headers=headers)
+    assert r.status_code == 200, r.json
+    return [n for n in r.json["result"] if n["kind"] == kind]
