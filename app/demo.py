@@ -121,6 +121,13 @@ def _step(visit: Visit, bpmn_id: str, actor: Actor, data: dict) -> bool:
     return True
 
 
+PLAN_METHODS = ("HOME", "PHONE", "WALKABOUT", "LETTER")  # the plan form's choices
+
+
+def _staff_with(role: str) -> list[Actor]:
+    return [Actor(name, frozenset(roles)) for name, _s, _t, roles in STAFF if role in roles] or VISITORS
+
+
 def _drive(visit: Visit, rng: random.Random) -> None:
     """Take a flow some way: some stay planned, some wait for the visit, review, or the manager."""
     stage = rng.random()
@@ -133,10 +140,15 @@ def _drive(visit: Visit, rng: random.Random) -> None:
         return
     if visit.process_key != "followup_visit" or stage < 0.12:
         return  # still being planned
-    visitor = rng.choice(VISITORS)
-    method = rng.choice(["HOME", "PHONE", "PHONE"])
+    flow = get_engine().workflow_data(visit.instance_id)
+    # §1.2: a method and visitors the project's profile allows (AMB-44: two roles visit general complaints)
+    method = rng.choice([m for m in flow.get("allowed_methods") or [] if m in PLAN_METHODS] or ["HOME", "PHONE"])
+    roles = flow.get("visitor_role") or ["Agent"]
+    visitor = rng.choice(_staff_with(roles[-1]))
     plan = {"visitor": visitor.username, "method": method, "window_days": 3,
             "content": "服务质量、服务态度 quality and attitude"}
+    if visit.category == "complaint" and len(roles) > 1:
+        plan["co_visitor"] = rng.choice(_staff_with(roles[0])).username
     if stage < 0.4:
         # planned four days ago with a 3-day window and never visited: overdue, for the worker to escalate
         with clock.using(clock.FrozenClock(clock.now() - timedelta(days=4))):
@@ -151,6 +163,8 @@ def _drive(visit: Visit, rng: random.Random) -> None:
     satisfied = rng.random() > 0.2
     _step(visit, "visit", visitor, {**record, "satisfied": satisfied,
                                     "summary": "业主对服务满意" if satisfied else "业主反映问题未解决"})
+    if plan.get("co_visitor"):
+        _step(visit, "co_sign", Actor(plan["co_visitor"], frozenset(roles)), {"co_visitor_signed": True})
     if stage < 0.6:
         return  # waiting for review
     _step(visit, "review", SUPERVISOR, {"qualified": satisfied, "comment": "合格" if satisfied else "不合格，转经理"})

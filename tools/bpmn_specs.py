@@ -13,6 +13,10 @@ try:
     revisit_count
 except NameError:
     revisit_count = 0
+try:
+    co_visitor
+except NameError:
+    co_visitor = None
 visit_due = (now() + timedelta(days=int(window_days))).isoformat()
 try:
     if policy_due and datetime.fromisoformat(policy_due) < datetime.fromisoformat(visit_due):
@@ -79,10 +83,17 @@ FOLLOWUP = {
         {"id": "record_visit", "kind": "script", "name": "登记回访结果 Record the attempt", "lane": "lane_agent",
          "col": 5, "script": RECORD},
         {"id": "outcome_gateway", "kind": "xgw", "name": "联系上? Reached?", "lane": "lane_agent", "col": 6,
-         "default": "to_review"},
+         "default": "to_joint"},
         {"id": "notify_overdue", "kind": "script", "name": "通知主管 Tell the supervisor",
          "lane": "lane_supervisor", "col": 3, "script": OVERDUE,
          "doc": "FLOW-04: the supervisors are told that the visit is overdue."},
+        {"id": "joint_gateway", "kind": "xgw", "name": "会同回访? Joint visit?", "lane": "lane_agent", "col": 7,
+         "default": "to_review"},
+        {"id": "co_sign", "kind": "user", "name": "会同回访人签字 Joint visitor signs", "lane": "lane_agent", "col": 8,
+         "form": "followup_visit.cosign.schema.json", "assignee": "co_visitor", "due": "visit_due",
+         "doc": "AMB-44: a general complaint is visited jointly by the complained department's head and the "
+                "visitor; every visitor signs the record before it goes to review.",
+         "instructions": "核对回访记录并签字。Check the visit record and sign it."},
         {"id": "handle_overdue", "kind": "user", "name": "处理逾期回访 Handle the overdue visit",
          "lane": "lane_supervisor", "col": 4, "form": "followup_visit.opinion.schema.json",
          "doc": "FLOW-04: the supervisor records how the overdue visit is handled."},
@@ -125,7 +136,10 @@ FOLLOWUP = {
         ("to_outcome", "record_visit", "outcome_gateway", None, None),
         ("retry_flow", "outcome_gateway", "visit", "再联系 retry (001-S)",
          "last_outcome in ('unreachable', 'refused') and attempts < 3"),
-        ("to_review", "outcome_gateway", "review", None, None),
+        ("to_joint", "outcome_gateway", "joint_gateway", None, None),
+        ("to_co_sign", "joint_gateway", "co_sign", "会同 joint (AMB-44)", "bool(co_visitor)"),
+        ("to_review", "joint_gateway", "review", None, None),
+        ("co_signed", "co_sign", "review", None, None),
         ("to_remind", "visit_due_soon", "remind", None, None),
         ("to_reminded", "remind", "reminded", None, None),
         ("to_notify_overdue", "visit_overdue", "notify_overdue", None, None),

@@ -224,9 +224,57 @@ def complete_task(task_id: str, actor: Actor, data: dict):
     engine = get_engine()
     task = engine.task(task_id)
     bpmn_id, instance_id, process = task.bpmn_id, task.instance_id, task.process_key
+    if process == "followup_visit" and bpmn_id in ("plan", "visit"):
+        check_visitor_and_method(bpmn_id, engine.workflow_data(instance_id), data)
     instance = engine.complete(task_id, actor, data)
     after_task_completed(process, bpmn_id, instance_id, actor, data)
     return instance
+
+
+def check_visitor_and_method(bpmn_id: str, flow: dict, data: dict) -> None:
+    """§1.2: the profile says who visits (visitor_role, by category or complaint severity) and how
+    (allowed_methods); the start data carries both. The plan must name a user holding one of those roles,
+    and plan and visit must use an allowed method. Nothing is completed otherwise."""
+    problems = []
+    allowed = flow.get("allowed_methods") or []
+    method = data.get("method")
+    if allowed and method and method not in allowed:
+        problems.append(Problem(f"method {method} is not allowed for this visit by its policy profile "
+                                f"(allowed: {', '.join(allowed)})", field="method"))
+    roles = flow.get("visitor_role") or []
+    roles = [roles] if isinstance(roles, str) else roles
+    if bpmn_id == "plan" and roles:
+        problems += _visitor_problems(data, roles, joint=flow.get("category") == "complaint" and len(roles) > 1)
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _visitor_problems(data: dict, roles: list[str], joint: bool) -> list[Problem]:
+    """The named visitors exist and hold the profile's roles; a joint visit (AMB-44: the complained
+    department's head and the visitor for a general complaint) needs two people covering two roles."""
+    problems, held = [], []
+    fields = ["visitor", "co_visitor"] if joint else ["visitor"]
+    if joint and not data.get("co_visitor"):
+        problems.append(Problem("a general complaint is visited jointly (AMB-44): name the second visitor, "
+                                f"so that the roles {' and '.join(roles)} both take part", field="co_visitor"))
+    for field in fields:
+        name = data.get(field)
+        if not name:
+            continue
+        user = current_app.appbuilder.sm.find_user(username=name)
+        if user is None or not user.active:
+            problems.append(Problem(f"there is no active user named {name}", field=field))
+            continue
+        mine = {role.name for role in user.roles} & set(roles)
+        if not mine:
+            problems.append(Problem(f"{name} may not make this visit: the policy profile asks for a visitor "
+                                    f"with the role {' or '.join(roles)}", field=field))
+        held.append(mine)
+    if joint and len(held) == 2 and not problems:
+        if data["visitor"] == data["co_visitor"] or len(held[0] | held[1]) < 2:
+            problems.append(Problem(f"a joint visit needs two different people holding the roles "
+                                    f"{' and '.join(roles)}", field="co_visitor"))
+    return problems
 
 
 def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Actor, data: dict) -> None:

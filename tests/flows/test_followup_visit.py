@@ -170,3 +170,54 @@ def _notifications(client, headers, kind: str) -> list[dict]:
     r = client.get("/api/v1/notifications/", headers=headers)
     assert r.status_code == 200, r.json
     return [n for n in r.json["result"] if n["kind"] == kind]
+
+
+def test_s12_the_profile_decides_the_visitor_role_and_the_methods(flows, client, auth, project):
+    """§1.2: P000-3 allows PHONE/HOME/LETTER for help visits; P000-1 sends a manager to a MAJOR complaint."""
+    sup = auth("supervisor")
+    v = start(client, sup, category="help", project=project("p03", "P000-3"))
+    plan = tasks(client, sup, v["instance_id"])["plan"]
+    body = complete(client, sup, plan, {**PLAN, "method": "WALKABOUT"}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["method"] and "PHONE, HOME, LETTER" in body["problems"][0]["message"]
+    assert tasks(client, sup, v["instance_id"])["plan"]["id"] == plan["id"]  # nothing changed
+    complete(client, sup, plan, {**PLAN, "method": "LETTER"})
+    visit_task = tasks(client, sup, v["instance_id"])["visit"]
+    body = complete(client, auth("agent"), visit_task, {**VISIT, "method": "WALKABOUT"}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["method"]
+
+    major = start(client, sup, category="complaint", severity="MAJOR", process="followup_visit",
+                  project=project("p01", "P000-1"))
+    plan = tasks(client, sup, major["instance_id"])["plan"]
+    body = complete(client, sup, plan, {**PLAN, "visitor": "agent"}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["visitor"] and "Manager" in body["problems"][0]["message"]
+    body = complete(client, sup, plan, {**PLAN, "visitor": "nobody"}, status=422)
+    assert "no active user named nobody" in body["problems"][0]["message"]
+    complete(client, sup, plan, {**PLAN, "visitor": "manager"})
+    assert tasks(client, sup, major["instance_id"])["visit"]["assignee"] == "manager"
+
+
+def test_amb44_a_general_complaint_is_visited_jointly_and_both_sign(flows, client, auth, project):
+    """P000-2: a MINOR (general) complaint is visited by the department head and the visitor together."""
+    sup, agent, dept = auth("supervisor"), auth("agent"), auth("departmenthead")
+    v = start(client, sup, category="complaint", severity="MINOR", process="followup_visit",
+              project=project("p02", "P000-2"))
+    plan = tasks(client, sup, v["instance_id"])["plan"]
+    body = complete(client, sup, plan, PLAN, status=422)
+    assert [p["field"] for p in body["problems"]] == ["co_visitor"]
+    body = complete(client, sup, plan, {**PLAN, "co_visitor": "agent"}, status=422)  # one person, one role
+    assert [p["field"] for p in body["problems"]] == ["co_visitor"]
+    complete(client, sup, plan, {**PLAN, "co_visitor": "departmenthead"})
+    complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], VISIT)
+    co_sign = tasks(client, dept, v["instance_id"])["co_sign"]
+    assert co_sign["assignee"] == "departmenthead"
+    complete(client, agent, co_sign, {"co_visitor_signed": True}, status=403)  # only the joint visitor signs
+    body = complete(client, dept, co_sign, {"co_visitor_signed": False}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["co_visitor_signed"]
+    complete(client, dept, co_sign, {"co_visitor_signed": True, "comment": "属实"})
+    assert list(tasks(client, sup, v["instance_id"])) == ["review"]
+
+
+def test_amb44_a_visit_without_a_joint_visitor_goes_straight_to_review(flows, client, auth):
+    v = _planned(client, auth)
+    complete(client, auth("agent"), tasks(client, auth("agent"), v["instance_id"])["visit"], VISIT)
+    assert list(tasks(client, auth("supervisor"), v["instance_id"])) == ["review"]
