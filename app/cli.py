@@ -120,6 +120,7 @@ def worker(once, poll):
                 continue
             if fired:
                 click.echo(f"fired {fired} timer(s)")
+            _draw_repair_samples()
             _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
                 break
@@ -129,6 +130,19 @@ def worker(once, poll):
         for sig, handler in previous.items():  # leave the caller's handlers as they were
             signal.signal(sig, handler)
     click.echo("worker stopped")
+
+
+def _draw_repair_samples() -> None:
+    """SMP-01: the monthly repair samples that are due (idempotent; a failure is retried next sweep)."""
+    from .extensions import db
+    from .services.visits import draw_due_repair_samples
+
+    try:
+        for row in draw_due_repair_samples():
+            click.echo(f"drew the repair sample of {row.project_key} {row.month}: {len(row.sample)} visit(s)")
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"repair sampling failed, retrying: {type(err).__name__}: {err}", err=True)
 
 
 def _send_mail() -> None:

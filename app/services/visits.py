@@ -7,6 +7,8 @@ and ``workflows.policy``) — this module never restates them.
 """
 from __future__ import annotations
 
+import calendar
+import secrets
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -377,14 +379,60 @@ def sample_repairs(project: str, month: str, orders: list[dict], seed: str, acto
                        rate=f"{k}/{len(ids)}", created_by=actor.username, created_at=clock.now())
     db.session.add(row)
     db.session.commit()
+    try:  # SMP-01: before the 5th of the next month (P002), as the profile's window says
+        due = module.visit_window(params, "repair", clock.now())[1]
+    except module.PolicyError:
+        due = clock.now() + timedelta(days=7)
     for order_id in sample:
         order = by_id[order_id]
+        # No visitor named: the visit waits, unclaimed, in the inbox of every Agent.
         start_visit("repair", process="repair_followup", project=project, household=order.get("household"),
                     household_id=order.get("household_id"), actor=actor,
                     extra={"repair_order": order_id, "required_method": "HOME" if order_id in home else "PHONE",
-                           "visit_due": (clock.now() + timedelta(days=7)).isoformat(), "visitor": order.get("visitor")
-                           or "agent"})
+                           "visit_due": due.isoformat(), "visitor": order.get("visitor")})
     return row
+
+
+def draw_due_repair_samples(actor: Actor = SYSTEM) -> list[RepairSample]:
+    """SMP-01: on its profile's sample day (P002: the 30th, or the month's last day when shorter) every
+    project that samples repairs monthly draws the month's completed repair work orders (派工单).
+    ``flask huifang worker`` calls this on every sweep: it is idempotent per project and month, and two
+    workers racing for one month leave one sample (the unique month row decides)."""
+    from ..models.intake import Project, WorkOrder
+
+    module = _policy_module()
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    today = clock.now().astimezone(zone)
+    month = today.strftime("%Y-%m")
+    drawn = []
+    for project in db.session.scalars(select(Project).order_by(Project.key)).all():
+        sampling = ((_effective_policy(project.key).get("params") or {}).get("categories", {})
+                    .get("repair", {}).get("sampling") or {})
+        day = sampling.get("sample_day")
+        if not day or today.day < min(day, calendar.monthrange(today.year, today.month)[1]):
+            continue
+        if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project.key,
+                                                           RepairSample.month == month)):
+            continue
+        month_start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        orders = db.session.scalars(select(WorkOrder).where(
+            WorkOrder.project_id == project.id, WorkOrder.service_type == "repair",
+            WorkOrder.completed_at >= month_start, WorkOrder.completed_at <= clock.now())
+            .order_by(WorkOrder.number)).all()
+        if not orders or module is None:
+            continue
+        try:
+            row = sample_repairs(project.key, month, [
+                {"id": o.number, "household": o.household.label if o.household else None,
+                 "household_id": o.household_id} for o in orders], seed=secrets.token_hex(8), actor=actor)
+        except (Conflict, IntegrityError):  # another worker drew this month first
+            db.session.rollback()
+            continue
+        db.session.execute(update(WorkOrder).where(WorkOrder.project_id == project.id,
+                                                   WorkOrder.number.in_(row.sample)).values(sampled=True))
+        db.session.commit()
+        drawn.append(row)
+    return drawn
 
 
 # ---------------------------------------------------------------- merging (SMP-08/AMB-40)

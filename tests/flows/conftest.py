@@ -54,12 +54,13 @@ def project(flows):
         return key
 
     yield make
-    from app.models.intake import Customer, Household, ServiceEvent
+    from app.models.intake import Customer, Household, ServiceEvent, WorkOrder
 
     db.session.rollback()
     for key in made:
         project_id = db.session.scalar(select(Project.id).where(Project.key == key))
         households = select(Household.id).where(Household.project_id == project_id)
+        db.session.execute(delete(WorkOrder).where(WorkOrder.project_id == project_id))
         db.session.execute(delete(ServiceEvent).where(ServiceEvent.project_id == project_id))
         db.session.execute(delete(Customer).where(Customer.household_id.in_(households)))
         db.session.execute(delete(Household).where(Household.project_id == project_id))
