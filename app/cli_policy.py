@@ -23,11 +23,12 @@ def policy():
 @click.option("--severity", default=None, type=click.Choice(["MAJOR", "IMPORTANT", "MINOR"]))
 @click.option("--count", default=None, help="eligible events in the period (gives sample_size/min_home)")
 @click.option("--project", default=None, help="project key: use its effective policy and overrides")
+@click.option("--subtype", default=None, help="a sub-type with its own window, e.g. safety or leak (P004-6 repair)")
 @with_appcontext
-def explain_cmd(profile, category, trigger, severity, count, project):
+def explain_cmd(profile, category, trigger, severity, count, project, subtype):
     """Print the window, rate, sample size, visitor and deadlines for one trigger."""
     try:
-        result = explain_request(profile, category, trigger, severity, count, project)
+        result = explain_request(profile, category, trigger, severity, count, project, subtype)
     except (PolicyError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))

@@ -78,13 +78,15 @@ class PolicyApi(BaseApi):
           - {in: query, name: severity, schema: {type: string, enum: [MAJOR, IMPORTANT, MINOR]}}
           - {in: query, name: count, schema: {type: integer}}
           - {in: query, name: project, schema: {type: string}}
+          - {in: query, name: subtype, schema: {type: string}}
           responses:
             200: {description: the explanation}
             422: {description: a parameter is invalid; field names it}
         """
         a = request.args
         return self.response(200, **explain_request(a.get("profile"), a.get("category"), a.get("trigger"),
-                                                    a.get("severity"), a.get("count"), a.get("project")))
+                                                    a.get("severity"), a.get("count"), a.get("project"),
+                                                    a.get("subtype")))
 
     @expose("/profiles", methods=["GET"])
     @protect(allow_browser_login=True)

@@ -175,7 +175,7 @@ def parse_count(text) -> int | None:
 
 
 def explain_request(profile: str | None, category: str | None, trigger: str | None, severity: str | None = None,
-                    count=None, project: str | None = None) -> dict:
+                    count=None, project: str | None = None, subtype: str | None = None) -> dict:
     """The shared body of `flask policy explain` and GET /api/v1/policy/explain."""
     if project:
         policy = effective_policy(project)
@@ -190,7 +190,8 @@ def explain_request(profile: str | None, category: str | None, trigger: str | No
     if not category:
         raise PolicyError("category", "is required")
     when = parse_trigger(trigger)
-    result = explain(params, category, when, severity=severity or None, count=parse_count(count))
+    result = explain(params, category, when, severity=severity or None, count=parse_count(count),
+                     subtype=subtype or None)
     result["profile_version_id"] = version_id
     if project:
         result["project"] = project

@@ -97,6 +97,8 @@ def test_p003_major_complaint_explain(app_ctx, client, auth):
     ({"profile": "P001-C", "category": "repair"}, "trigger"),
     ({"profile": "P002", "category": "repair", "trigger": TRIGGER, "count": "many"}, "count"),
     ({"profile": "P003", "category": "complaint", "trigger": TRIGGER, "severity": "HUGE"}, "severity"),
+    ({"profile": "P004-6", "category": "repair", "trigger": TRIGGER, "subtype": "fire"}, "subtype"),
+    ({"profile": "P002", "category": "repair", "trigger": TRIGGER, "subtype": "leak"}, "subtype"),
 ])
 def test_explain_errors_name_the_parameter(query, field, app_ctx, client, auth):
     response = client.get("/api/v1/policy/explain", headers=auth("agent"), query_string=query)
@@ -107,6 +109,22 @@ def test_explain_errors_name_the_parameter(query, field, app_ctx, client, auth):
         args += ["--trigger", ""]
     exit_code, output = cli_explain(app_ctx, *args)
     assert exit_code != 0 and field in output
+
+
+def test_explain_subtype_p004_6_safety_and_leak_windows(app_ctx, client, auth):
+    """P004-6 篇六 (b)二: repairs in a week, safety facilities in 2 days, water leaks in 3 (--subtype)."""
+    dues = {}
+    for subtype in (None, "safety", "leak"):
+        query = {"profile": "P004-6", "category": "repair", "trigger": "2024-05-06T09:00:00+08:00"}
+        args = ["--profile", "P004-6", "--category", "repair", "--trigger", query["trigger"]]
+        if subtype:
+            query["subtype"], args = subtype, args + ["--subtype", subtype]
+        body = client.get("/api/v1/policy/explain", headers=auth("agent"), query_string=query).json
+        exit_code, output = cli_explain(app_ctx, *args)
+        assert exit_code == 0 and json.loads(output) == body
+        assert body["subtypes"] == ["leak", "safety"] and body["subtype"] == subtype
+        dues[subtype] = body["due"][:10]
+    assert dues == {None: "2024-05-13", "safety": "2024-05-08", "leak": "2024-05-09"}
 
 
 def test_unencoded_plus_offset_in_query_string(app_ctx, client, auth):

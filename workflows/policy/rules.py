@@ -119,15 +119,20 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def explain(params: dict, category: str, trigger: datetime, *, severity: str | None = None,
-            count: int | None = None, calendar: WorkingCalendar | None = None) -> dict:
-    """Everything the profile says about one visit: the JSON of `flask policy explain`."""
+            count: int | None = None, calendar: WorkingCalendar | None = None, subtype: str | None = None) -> dict:
+    """Everything the profile says about one visit: the JSON of `flask policy explain`.
+    ``subtype``: a category's sub-type with its own window (P004-6 repair: safety 2 days, leak 3 days)."""
     require_aware(trigger)
     cat = _category(params, category)
     if severity is not None and severity not in SEVERITIES:
         raise PolicyError("severity", f"must be one of {', '.join(SEVERITIES)}")
+    subtypes = sorted(cat.get("subtype_windows") or {})
+    if subtype is not None and subtype not in subtypes:
+        known = f"one of {', '.join(subtypes)}" if subtypes else "none for this category in this profile"
+        raise PolicyError("subtype", f"{subtype!r} is not a sub-type of {category} ({known})")
     cal = calendar or DEFAULT_CALENDAR
     zone = _zone(params)
-    opens, due = visit_window(params, category, trigger, cal)
+    opens, due = visit_window(params, category, trigger, cal, subtype=subtype)
     window = cat["window"]
     unit = "deadline_day_of_month" if "deadline" in window else window["end"]["unit"]
     visitor = params["severity_roles"][severity] if category == "complaint" and severity else cat["visitor_role"]
@@ -151,6 +156,8 @@ def explain(params: dict, category: str, trigger: datetime, *, severity: str | N
         "record_form": cat["record_form"],
         "second_visit": second,
         "severity": severity,
+        "subtype": subtype,
+        "subtypes": subtypes,
         "source": cat.get("source", ""),
         "defaulted": cat.get("defaulted", []),
     }
