@@ -120,6 +120,9 @@ class ServiceEvent(Model):
     contract_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     work_order_no: Mapped[str | None] = mapped_column(String(50))
     extra: Mapped[dict | None] = mapped_column(JSON)
+    # AMB-34: a second report (another channel) of a matter that is still open joins that case.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("intake_service_event.id", name="fk_intake_service_event_duplicate_of"), index=True)
 
     project: Mapped[Project] = relationship()
     household: Mapped[Household | None] = relationship()

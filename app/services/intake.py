@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from workflows import clock
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
@@ -108,7 +108,7 @@ def event_to_dict(event: ServiceEvent) -> dict:
             "received_by": event.received_by, "completed_at": iso(event.completed_at), "status": event.status,
             "routed_to": event.routed_to, "contract_start": iso(event.contract_start),
             "contract_end": iso(event.contract_end), "work_order_no": event.work_order_no,
-            "extra": event.extra or {}}
+            "duplicate_of": event.duplicate_of_id, "extra": event.extra or {}}
 
 
 # ---------------------------------------------------------------- parsing
@@ -266,12 +266,30 @@ def build_event(checked: EventInput, received_by: str) -> ServiceEvent:
                         status="received", routed_to=route(values["category"], values["severity"]), **values)
 
 
+OPEN_EVENT_STATUSES = ("received", "dispatched", "in_progress")
+
+
+def open_case_of_same_matter(event: ServiceEvent) -> ServiceEvent | None:
+    """AMB-34: the open event of the same matter — same household, category and subject tag — that a new
+    report (another channel, another department) belongs to. Without a subject tag nothing is the same matter."""
+    if not event.subject or event.household is None:
+        return None
+    return db.session.scalar(select(ServiceEvent).where(
+        ServiceEvent.household_id == event.household.id, ServiceEvent.category == event.category,
+        ServiceEvent.subject == event.subject, ServiceEvent.status.in_(OPEN_EVENT_STATUSES),
+        ServiceEvent.duplicate_of_id.is_(None)).order_by(ServiceEvent.id).limit(1))
+
+
 def record_event(data: dict, received_by: str) -> ServiceEvent:
-    """Validate, store and announce one service event (one transaction)."""
+    """Validate, store and announce one service event (one transaction). A second report of an open
+    matter (AMB-34) is kept, marked as a duplicate of that case, and starts nothing of its own."""
     event = build_event(validate_event(data), received_by)
+    case = open_case_of_same_matter(event)
+    if case is not None:
+        event.duplicate_of_id, event.status = case.id, "duplicate"
     db.session.add(event)
     db.session.commit()
-    return announce(event, recorded=True)
+    return event if case is not None else announce(event, recorded=True)
 
 
 def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
@@ -281,6 +299,9 @@ def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
         raise NotFound(f"no service event {event_id}")
     if event.status in ("completed", "closed"):
         raise Conflict(f"service event {event_id} is already {event.status}")
+    if event.duplicate_of_id is not None:
+        raise Conflict(f"service event {event_id} is a second report of #{event.duplicate_of_id} (AMB-34); "
+                       f"complete that case")
     problems: list[Problem] = []
     at = parse_datetime(completed_at, "completed_at", problems) or clock.now()
     received = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=ZoneInfo("UTC"))
@@ -290,6 +311,9 @@ def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
         raise InvalidInput(problems)
     event.completed_at = at
     event.status = "closed" if event.category == "complaint" else "completed"
+    # its second reports (AMB-34) are done with it; they start no visits of their own
+    db.session.execute(update(ServiceEvent).where(ServiceEvent.duplicate_of_id == event.id)
+                       .values(status=event.status, completed_at=at))
     db.session.commit()
     return announce(event)
 

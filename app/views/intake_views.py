@@ -25,8 +25,8 @@ from ..extensions import db
 from ..models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household, Project, ServiceEvent, WorkOrder
 from ..security import RESOURCES
 from ..services.engine import current_actor
-from ..services.intake import (NEEDS_HOUSEHOLD, announce, can_unmask, complete_event, file_no, local_zone,
-                               mask_id, mask_phone, route)
+from ..services.intake import (NEEDS_HOUSEHOLD, announce, can_unmask, complete_event, file_no, local_zone, mask_id,
+                               mask_phone, open_case_of_same_matter, route)
 from ..services.intake_import import ImportFileError, import_work_orders
 
 
@@ -205,9 +205,13 @@ class ServiceEventView(ModelView):
         item.extra = item.extra or {}
         if item.household is not None and item.household.project_id != item.project.id:
             raise ValueError(_("The household belongs to another project."))
+        case = open_case_of_same_matter(item)  # AMB-34: a second report joins the open case
+        if case is not None:
+            item.duplicate_of_id, item.status = case.id, "duplicate"
 
     def post_add(self, item):
-        announce(item, recorded=True)
+        if item.duplicate_of_id is None:
+            announce(item, recorded=True)
 
     def pre_update(self, item):
         item.severity = item.severity or None

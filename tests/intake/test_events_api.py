@@ -181,3 +181,28 @@ def test_openapi_documents_the_intake_endpoints(client, auth):
                  "/work-orders/import"]:
         assert "/api/v1" + path in paths, path
     assert "post" in paths["/api/v1/service-events/"] and "post" in paths["/api/v1/work-orders/import"]
+
+
+def test_amb34_a_second_report_of_an_open_matter_joins_its_case(client, auth, project, signals):
+    """AMB-34: same household + category + subject tag while the first report is open → one case."""
+    h = household()
+    first = post(client, auth("agent"), project="cuiyuan", household_id=h.id, category="complaint",
+                 severity="MINOR", subject="噪音", source="a", content="楼上装修噪音").json["result"]
+    second = post(client, auth("agent"), project="cuiyuan", household_id=h.id, category="complaint",
+                  severity="MINOR", subject="噪音", source="d", content="电话又反映装修噪音")
+    assert second.status_code == 201, second.json
+    second = second.json["result"]
+    assert (second["status"], second["duplicate_of"]) == ("duplicate", first["id"])
+    assert signals["recorded"] == [(first["id"], "received")]  # the duplicate starts no flow of its own
+    other = post(client, auth("agent"), project="cuiyuan", household_id=h.id, category="complaint",
+                 severity="MINOR", subject="漏水", content="another matter").json["result"]
+    assert other["duplicate_of"] is None and other["status"] == "received"
+    refused = client.post(f"/api/v1/service-events/{second['id']}/complete", headers=auth("agent"), json={})
+    assert refused.status_code == 409 and f"#{first['id']}" in refused.json["message"]
+    client.post(f"/api/v1/service-events/{first['id']}/complete", headers=auth("agent"), json={})
+    closed = client.get(f"/api/v1/service-events/{second['id']}", headers=auth("agent")).json["result"]
+    assert closed["status"] == "closed"
+    # once the case is closed, the same matter again is a new case (a repeat, counted by FLOW-17)
+    again = post(client, auth("agent"), project="cuiyuan", household_id=h.id, category="complaint",
+                 severity="MINOR", subject="噪音", content="又有噪音").json["result"]
+    assert again["duplicate_of"] is None and again["status"] == "received"
