@@ -55,11 +55,12 @@ def _local_year(at: datetime) -> int:
 
 
 def _aware(value) -> datetime | None:
+    """UTC, as every timestamp is stored (SQLite keeps only the wall time of what it is given)."""
     if value in (None, ""):
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------- links in notifications
@@ -99,8 +100,10 @@ FLOW_SCRIPT_FUNCTIONS = {"notify": flow_notify}
 
 def start_visit(category: str, *, project: str | None, household: str | None, household_id: int | None = None,
                 service_event_id: int | None = None, severity: str | None = None, trigger: datetime | None = None,
-                process: str = "followup_visit", actor: Actor = SYSTEM, extra: dict | None = None) -> Visit:
-    """Start a flow for one visit and record its Visit row (status planned)."""
+                process: str = "followup_visit", actor: Actor = SYSTEM, extra: dict | None = None,
+                window: tuple[datetime, datetime] | None = None) -> Visit:
+    """Start a flow for one visit and record its Visit row (status planned). ``window`` replaces the
+    profile's window for the category (the mid-term visit of a contract, AMB-19)."""
     trigger = trigger or clock.now()
     policy = _effective_policy(project) if project else {"params": {}, "profile_version_id": None}
     data = {"service_event_id": service_event_id, "project": project, "household": household or "",
@@ -122,12 +125,15 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
                 data["allowed_methods"] = explained.get("allowed_methods")
             except module.PolicyError:
                 opens = due = None  # the profile sets no window for this category: the planner's applies
+    if window is not None:
+        opens, due = window
+        data["policy_due"] = due.isoformat()
     data.update(extra or {})
     engine = get_engine()
     instance = engine.start(process, actor, data, business_key=household)
     now = clock.now()
     visit = Visit(category=category, project_key=project, household=household, household_id=household_id,
-                  service_event_id=service_event_id, severity=severity, window_opens=opens, due_at=due,
+                  service_event_id=service_event_id, severity=severity, window_opens=_aware(opens), due_at=_aware(due),
                   profile_version_id=policy.get("profile_version_id"), process_key=process,
                   instance_id=instance.id, status="planned", revisits=0, created_at=now, updated_at=now)
     db.session.add(visit)
@@ -149,13 +155,36 @@ def start_for_event(event) -> list[Visit]:
                                        **common))
     elif event.category in VISIT_CATEGORIES and event.status in ("completed", "closed") and not already:
         if event.category == "special_service" and event.contract_start and event.contract_end:
-            # AMB-19: special-service contracts get a mid-term and an end visit.
+            # CAT-SP-01/AMB-19: a mid-term visit (midpoint ± the profile's half width) and an end visit
+            # (the category's window after the contract ends); profiles without a mid-term (P000-6): end only.
             start, end = _aware(event.contract_start), _aware(event.contract_end)
-            for stage, trigger in (("mid", start + (end - start) / 2), ("end", end)):
-                started.append(start_visit(event.category, trigger=trigger, extra={"stage": stage}, **common))
+            mid = _mid_term_window(project, start + (end - start) / 2)
+            if mid is not None:
+                started.append(start_visit(event.category, trigger=start + (end - start) / 2, window=mid,
+                                           extra={"stage": "mid"}, **common))
+            started.append(start_visit(event.category, trigger=end, extra={"stage": "end"}, **common))
         else:
             started.append(start_visit(event.category, trigger=_aware(event.completed_at) or clock.now(), **common))
     return started
+
+
+def _mid_term_window(project: str | None, midpoint: datetime) -> tuple[datetime, datetime] | None:
+    """AMB-19: [midpoint − w, midpoint + w] in whole local days, w from the profile (7 days by default);
+    None when the profile has no mid-term visit."""
+    params = _effective_policy(project).get("params") if project else None
+    if not params:
+        return _days_around(midpoint, 7, ZoneInfo(current_app.config["TIMEZONE"]))
+    mid = (params.get("categories", {}).get("special_service") or {}).get("mid_term_visit")
+    if not mid:
+        return None
+    return _days_around(midpoint, mid["half_width"]["n"], ZoneInfo(params.get("timezone") or "Asia/Shanghai"))
+
+
+def _days_around(moment: datetime, days: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    from workflows.policy.calendar import end_of_day, start_of_day
+
+    local = moment.astimezone(zone).date()
+    return start_of_day(local - timedelta(days=days), zone), end_of_day(local + timedelta(days=days), zone)
 
 
 def on_service_event_recorded(sender, event=None, **_kwargs):

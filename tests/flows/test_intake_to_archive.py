@@ -56,5 +56,20 @@ def test_amb19_a_special_service_contract_gets_a_mid_term_and_an_end_visit(flows
     event = _event(client, admin, key, category="special_service", contract_start="2026-01-01T00:00:00+08:00",
                    contract_end="2026-12-31T00:00:00+08:00")
     assert client.post(f"/api/v1/service-events/{event['id']}/complete", json={}, headers=admin).status_code == 200
-    visits = client.get("/api/v1/visits/", headers=sup).json["result"]
+    visits = sorted(client.get("/api/v1/visits/", headers=sup).json["result"], key=lambda v: v["due_at"])
     assert len(visits) == 2 and {v["category"] for v in visits} == {"special_service"}
+    mid, end = visits
+    # the contract's midpoint is 2026-07-02 00:00 (+08:00); the mid-term window is ± 7 whole local days
+    assert (mid["window_opens"], mid["due_at"]) == ("2026-06-24T16:00:00+00:00", "2026-07-09T15:59:59.999999+00:00")
+    assert end["window_opens"] >= "2026-12-30T16:00:00+00:00"  # after the contract ends
+
+
+def test_cat_sp01_p000_6_contracts_get_only_the_end_visit(flows, client, auth, project):
+    admin, sup = auth("admin"), auth("supervisor")
+    key = project("isp6", "P000-6")
+    _household(client, admin, key)
+    event = _event(client, admin, key, category="special_service", contract_start="2026-01-01T00:00:00+08:00",
+                   contract_end="2026-12-31T00:00:00+08:00")
+    assert client.post(f"/api/v1/service-events/{event['id']}/complete", json={}, headers=admin).status_code == 200
+    [only] = client.get("/api/v1/visits/", headers=sup).json["result"]
+    assert only["due_at"] > "2026-12-31"
