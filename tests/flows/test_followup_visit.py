@@ -221,3 +221,16 @@ def test_amb44_a_visit_without_a_joint_visitor_goes_straight_to_review(flows, cl
     v = _planned(client, auth)
     complete(client, auth("agent"), tasks(client, auth("agent"), v["instance_id"])["visit"], VISIT)
     assert list(tasks(client, auth("supervisor"), v["instance_id"])) == ["review"]
+
+
+def test_flow08_a_reached_visit_needs_the_visitors_signature(flows, client, auth):
+    agent = auth("agent")
+    v = _planned(client, auth)
+    task = tasks(client, agent, v["instance_id"])["visit"]
+    unsigned = {k: val for k, val in VISIT.items() if k != "visitor_signed"}
+    body = complete(client, agent, task, unsigned, status=422)
+    assert [p["field"] for p in body["problems"]] == ["visitor_signed"]
+    body = complete(client, agent, task, {**VISIT, "visitor_signed": False}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["visitor_signed"]
+    # an unreachable attempt has nothing to sign yet
+    complete(client, agent, task, {**unsigned, "outcome": "unreachable", "outcome_reason": "无人接听"})
