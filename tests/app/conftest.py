@@ -125,6 +125,7 @@ def open_tasks(client, headers, instance_id: int) -> list[dict]:
 
 PLAN = {"visitor": "agent", "method": "HOME", "window_days": 3, "content": "维修质量"}
 VISIT = {"visited_at": "2024-03-05T10:00:00+08:00", "satisfied": True, "customer_signed": True,
+         "visitor_signed": True,
          "summary": "业主满意 satisfied"}
 
 

@@ -32,7 +32,8 @@ def test_agent_completes_a_visit_in_the_browser(app_ctx, client, auth):
         assert f'name="{field}"' in html
     assert "Visit the customer before the deadline" in html
 
-    form = {"visited_at": "2024-03-05T10:00", "satisfied": "true", "customer_signed": "true", "summary": ""}
+    form = {"visited_at": "2024-03-05T10:00", "satisfied": "true", "customer_signed": "true", "visitor_signed": "true",
+            "summary": ""}
     page = browser.post(f"/inbox/task/{visit['id']}", data=form)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -83,7 +84,8 @@ def test_task_forms_are_csrf_protected(app_ctx, client, auth):
         html = browser.get(f"/inbox/task/{visit['id']}").get_data(as_text=True)
         token = html.split('name="csrf_token" value="')[1].split('"')[0]
         assert token
-        data = {"visited_at": "2024-03-05T10:00", "satisfied": "true", "summary": VISIT["summary"]}
+        data = {"visited_at": "2024-03-05T10:00", "satisfied": "true", "visitor_signed": "true",
+                "summary": VISIT["summary"]}
         assert browser.post(f"/inbox/task/{visit['id']}", data=data).status_code == 400
         assert browser.post(f"/inbox/task/{visit['id']}/release").status_code == 400
         db.session.expire_all()
