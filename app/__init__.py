@@ -28,10 +28,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
 
     with app.app_context():
-        appbuilder = AppBuilder(indexview=HomeView, update_perms=app.config["FAB_UPDATE_PERMS"])
+        from .security import security_manager_class
+
+        appbuilder = AppBuilder(indexview=HomeView, update_perms=app.config["FAB_UPDATE_PERMS"],
+                                security_manager_class=security_manager_class())
         appbuilder.init_app(app, db.session)
         _register(appbuilder)
 
+    from .services import audit
+
+    audit.init_app(app)
     _template_helpers(app)
     from .cli import huifang
 
@@ -39,6 +45,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .cli_policy import policy
 
     app.cli.add_command(policy)
+    from .cli_audit import audit as audit_cli
+
+    app.cli.add_command(audit_cli)
     return app
 
 

@@ -121,6 +121,7 @@ def worker(once, poll):
             if fired:
                 click.echo(f"fired {fired} timer(s)")
             _draw_repair_samples()
+            _seal_audit_trail()
             _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
                 break
@@ -130,6 +131,18 @@ def worker(once, poll):
         for sig, handler in previous.items():  # leave the caller's handlers as they were
             signal.signal(sig, handler)
     click.echo("worker stopped")
+
+
+def _seal_audit_trail() -> None:
+    """Chain what was recorded since the last sweep (a failure is retried on the next one)."""
+    from .extensions import db
+    from .services.audit import seal
+
+    try:
+        seal()
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"audit sealing failed, retrying: {type(err).__name__}: {err}", err=True)
 
 
 def _draw_repair_samples() -> None:

@@ -132,3 +132,32 @@ for _role in ROLE_PERMISSIONS:
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Notification", "read")]
     ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + (["Work"] if "Work" not in ROLE_MENUS.get(_role, [])
                                                      else []) + ["Notifications"]
+
+
+def security_manager_class():
+    """FAB's security manager, recording logins and failed logins in the audit trail (issue 5)."""
+    from flask_appbuilder.security.sqla.manager import SecurityManager
+
+    from .services import audit
+
+    class AuditedSecurityManager(SecurityManager):
+        def on_user_login(self, user):
+            super().on_user_login(user)
+            self._audit("login", user.username, {})
+
+        def on_user_login_failed(self, user):
+            super().on_user_login_failed(user)
+            self._audit("login_failed", user.username, {"reason": "wrong password or inactive user"})
+
+        def auth_user_db(self, username, password):
+            user = super().auth_user_db(username, password)
+            if user is None and username and self.find_user(username=username) is None:
+                self._audit("login_failed", username, {"reason": "no such user"})
+            return user
+
+        def _audit(self, action: str, username: str, details: dict) -> None:
+            audit.record(action, actor=username, target_type="ab_user", target_id=username, details=details,
+                         session=self.session)
+            self.session.commit()
+
+    return AuditedSecurityManager

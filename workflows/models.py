@@ -70,7 +70,10 @@ class ProcessVersion(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "wf_process_instance"
-    __table_args__ = (Index("ix_wf_process_instance_status_version", "status", "version_id"),)
+    # sqlite_autoincrement: SQLite would otherwise hand a deleted row's id to the next instance, and the
+    # audit trail and visits refer to instances by id.
+    __table_args__ = (Index("ix_wf_process_instance_status_version", "status", "version_id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("wf_process_version.id"))
@@ -132,6 +135,7 @@ class Timer(Base):
 class EngineEvent(Base):
     """Append-only trail of everything the engine did, written in the same transaction."""
     __tablename__ = "wf_event"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused: the audit trail copies by id
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -280,3 +280,16 @@ def test_returned_instance_loads_lazily_and_completed_task_stays_readable(starte
     returned = engine.complete(visit.id, AGENT, {"result": "satisfied"})
     assert returned.id == instance.id and returned.status == "running" and returned.lock_version == 2
     assert visit.name == name and session.get(HumanTask, visit.id) is None
+
+
+def test_ids_of_deleted_instances_and_events_are_never_reused(engine, deploy, session):
+    """The audit trail and visits refer to instances and engine events by id (SQLite: AUTOINCREMENT)."""
+    deploy()
+    first = engine.start("two_step", ADMIN, {"household": "A-103"}).id
+    last_event = session.scalar(select(EngineEvent.id).order_by(EngineEvent.id.desc()).limit(1))
+    for model in (EngineEvent, HumanTask, Timer, ProcessInstance):
+        session.query(model).delete()
+    session.commit()
+    second = engine.start("two_step", ADMIN, {"household": "A-104"}).id
+    assert second > first
+    assert session.scalar(select(EngineEvent.id).order_by(EngineEvent.id).limit(1)) > last_event

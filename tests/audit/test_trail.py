@@ -1,0 +1,196 @@
+"""Issue 5: one append-only, hash-chained trail — what is recorded, sealing, verify, tampering."""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from app import signals
+from app.cli_audit import audit as audit_cli
+from app.extensions import db
+from app.models.audit import AuditEntry
+from app.services import audit
+from tests.app.conftest import PASSWORD, _admin_password, app, app_ctx, auth, client  # noqa: F401
+from workflows import clock
+
+
+def _entries(**where) -> list[AuditEntry]:
+    db.session.expire_all()
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    for key, value in where.items():
+        query = query.where(getattr(AuditEntry, key) == value)
+    return db.session.scalars(query).all()
+
+
+def _seal_all():
+    while audit.seal():
+        pass
+
+
+@contextmanager
+def _behind_the_apps_back():
+    """A raw connection that bypasses the app (and, on PostgreSQL, the append-only trigger: a superuser
+    can always do that — which is why verify exists)."""
+    with db.engine.connect() as conn:
+        postgresql = conn.dialect.name == "postgresql"
+        if postgresql:
+            conn.execute(text("SET session_replication_role = replica"))
+        yield conn
+        conn.commit()
+        if postgresql:  # the connection goes back to the pool: with the trigger on again
+            conn.execute(text("SET session_replication_role = DEFAULT"))
+            conn.commit()
+
+
+def test_logins_and_failed_logins_are_recorded(app_ctx, client):
+    before = len(_entries(action="login_failed"))
+    assert client.post("/api/v1/security/login", json={"username": "agent", "password": "wrong",
+                                                        "provider": "db"}).status_code == 401
+    assert client.post("/api/v1/security/login", json={"username": "ghost", "password": "x",
+                                                        "provider": "db"}).status_code == 401
+    assert client.post("/api/v1/security/login", json={"username": "agent", "password": PASSWORD,
+                                                        "provider": "db"}).status_code == 200
+    failed = _entries(action="login_failed")[before:]
+    assert [(e.actor, e.details["reason"]) for e in failed] == [
+        ("agent", "wrong password or inactive user"), ("ghost", "no such user")]
+    last = _entries(action="login")[-1]
+    assert last.actor == "agent" and last.ip == "127.0.0.1" and last.request_id
+
+
+def test_changes_through_the_api_keep_before_and_after_of_the_changed_fields(app_ctx, client, auth):
+    headers = auth("supervisor")
+    from app.services.intake import ensure_demo_project
+
+    ensure_demo_project()
+    created = client.post("/api/v1/households/", headers=headers, json={
+        "project": "cuiyuan", "building": "9", "room": "909"})
+    assert created.status_code == 201, created.json
+    household_id = str(created.json["result"]["id"])
+    [create] = _entries(action="create", target_type="intake_household", target_id=household_id)
+    assert create.actor == "supervisor" and create.details["after"]["room"] == "909"
+    assert create.request_id == created.headers["X-Request-Id"]
+    customer = client.post("/api/v1/customers/", headers=headers, json={
+        "household_id": int(household_id), "name": "王女士", "phone": "13812345678"})
+    assert customer.status_code == 201, customer.json
+    [entry] = _entries(action="create", target_type="intake_customer",
+                       target_id=str(customer.json["result"]["id"]))
+    assert entry.details["after"]["phone"] == "*******5678"  # personal numbers only masked in the trail
+
+
+def test_signal_entries_commit_and_roll_back_with_the_action(app_ctx):
+    marker = f"rollback-{clock.now().timestamp()}"
+    signals.audited.send(app_ctx, action="pdf.printed", target_type="visit_form", target_id=marker,
+                         details={"serial": marker})
+    db.session.rollback()
+    assert _entries(target_id=marker) == []
+    signals.audited.send(app_ctx, action="pdf.printed", target_type="visit_form", target_id=marker,
+                         details={"serial": marker}, actor="li")
+    db.session.commit()
+    [entry] = _entries(target_id=marker)
+    assert (entry.action, entry.actor, entry.details) == ("pdf.printed", "li", {"serial": marker})
+    assert entry.content_hash == audit.content_hash(entry) and entry.seq is None
+
+
+def test_sealing_chains_every_entry_and_verify_passes(app_ctx):
+    audit.record("test.sealed", target_type="test", target_id="a")
+    db.session.commit()
+    _seal_all()
+    result = audit.verify()
+    assert result["ok"] and result["unsealed"] == 0 and result["checked"] >= 1
+    seqs = db.session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()
+    assert seqs == list(range(1, len(seqs) + 1))
+    first = db.session.scalar(select(AuditEntry).where(AuditEntry.seq == 1))
+    assert first.prev_hash == audit.GENESIS and first.chain_hash == audit.chain_hash(audit.GENESIS, first.content_hash)
+    exit_code = app_ctx.test_cli_runner().invoke(audit_cli, ["verify"])
+    assert exit_code.exit_code == 0 and json.loads(exit_code.output)["ok"] is True
+
+
+def test_verify_names_the_first_entry_changed_behind_the_apps_back(app_ctx):
+    audit.record("test.tamper", target_type="test", target_id="victim", details={"amount": 100})
+    db.session.commit()
+    _seal_all()
+    victim = _entries(action="test.tamper")[-1]
+    original = json.dumps(victim.details)
+    with _behind_the_apps_back() as conn:
+        conn.execute(text("UPDATE audit_entry SET details = :d WHERE id = :id"),
+                     {"d": json.dumps({"amount": 1}), "id": victim.id})
+    try:
+        result = audit.verify()
+        assert not result["ok"] and result["first_broken"]["id"] == victim.id
+        assert "content does not match" in result["first_broken"]["problem"]
+        cli = app_ctx.test_cli_runner().invoke(audit_cli, ["verify"])
+        assert cli.exit_code == 1 and f"BROKEN at entry {victim.id}" in cli.output
+    finally:
+        with _behind_the_apps_back() as conn:
+            conn.execute(text("UPDATE audit_entry SET details = :d WHERE id = :id"), {"d": original, "id": victim.id})
+    assert audit.verify()["ok"]
+
+
+def test_verify_notices_a_removed_entry(app_ctx):
+    audit.record("test.removed", target_type="test", target_id="gone")
+    audit.record("test.removed", target_type="test", target_id="after")
+    db.session.commit()
+    _seal_all()
+    gone = _entries(action="test.removed", target_id="gone")[0]
+    row = {c.name: getattr(gone, c.name) for c in AuditEntry.__table__.c}
+    with _behind_the_apps_back() as conn:
+        conn.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": gone.id})
+    try:
+        result = audit.verify()
+        assert not result["ok"] and f"seq {gone.seq} is missing" in result["first_broken"]["problem"]
+    finally:
+        with _behind_the_apps_back() as conn:
+            conn.execute(AuditEntry.__table__.insert(), [row])
+    assert audit.verify()["ok"]
+
+
+def test_engine_events_join_the_trail_and_their_changes_are_noticed(app_ctx, client, auth):
+    from tests.app.conftest import start_visit
+
+    frozen = clock.FrozenClock()
+    seen = db.session.scalar(select(func.max(AuditEntry.id))) or 0
+    with clock.using(frozen):
+        instance = start_visit(client, auth("supervisor"), business_key="audit-1")
+        db.session.commit()
+        audit.seal()
+        assert [e for e in _entries(source="engine", target_id=str(instance["id"])) if e.id > seen] == []
+        frozen.advance(seconds=61)
+        _seal_all()
+    [started] = [e for e in _entries(action="engine.instance_started", target_id=str(instance["id"])) if e.id > seen]
+    assert started.source == "engine" and started.seq is not None and started.actor == "supervisor"
+    with _behind_the_apps_back() as conn:
+        conn.execute(text("UPDATE wf_event SET actor = 'mallory' WHERE id = :id"), {"id": started.source_id})
+    try:
+        result = audit.verify()
+        assert not result["ok"] and result["first_broken"]["id"] == started.id
+        assert f"engine event {started.source_id}" in result["first_broken"]["problem"]
+    finally:
+        with _behind_the_apps_back() as conn:
+            conn.execute(text("UPDATE wf_event SET actor = 'supervisor' WHERE id = :id"), {"id": started.source_id})
+
+
+def test_postgresql_refuses_update_and_delete_of_the_trail(app_ctx, backend):
+    if backend != "postgresql":
+        # SQLite has no such trigger; verify (above) is what catches changes there.
+        assert db.engine.dialect.name == "sqlite"
+        return
+    audit.record("test.trigger", target_type="test", target_id="t")
+    db.session.commit()
+    entry = _entries(action="test.trigger")[-1]
+    with db.engine.connect() as conn:  # sealing an unsealed entry once is the only change allowed
+        conn.execute(text("UPDATE audit_entry SET seq = -1, prev_hash = 'x', chain_hash = 'y' WHERE id = :id"),
+                     {"id": entry.id})
+        conn.rollback()
+    for statement in ("UPDATE audit_entry SET actor = 'mallory' WHERE id = :id",
+                      "UPDATE audit_entry SET details = '{}' WHERE id = :id",
+                      "DELETE FROM audit_entry WHERE id = :id"):
+        with db.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text(statement), {"id": entry.id})
+    _seal_all()
+    with db.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+        conn.execute(text("UPDATE audit_entry SET seq = seq + 1000000 WHERE id = :id"), {"id": entry.id})
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.id == entry.id)) == 1
