@@ -78,6 +78,7 @@ def _register(appbuilder: AppBuilder) -> None:
     _register_policy(appbuilder, _l)
     _register_visits(appbuilder, _l)
     _register_notify(appbuilder, _l)
+    _register_audit(appbuilder, _l)
 
 
 def _register_intake(appbuilder: AppBuilder, _l) -> None:
@@ -133,6 +134,14 @@ def _register_notify(appbuilder: AppBuilder, _l) -> None:
     appbuilder.add_api(NotificationApi)
     install_unread_badge()
     connect_signals()
+
+
+def _register_audit(appbuilder: AppBuilder, _l) -> None:
+    """AUDIT: the hash-chained trail, read-only, for auditors (issue 5)."""
+    from .views.audit_views import AuditEntryView, AuditExportView
+
+    appbuilder.add_view(AuditEntryView, "Audit trail", label=_l("Audit trail"), icon="fa-shield", category="Audit")
+    appbuilder.add_view_no_menu(AuditExportView)
 
 
 def _template_helpers(app: Flask) -> None:

@@ -12,6 +12,7 @@ RESOURCES = {
     "ProcessInstance": ["read", "start", "cancel"],
     "ProcessModel": ["read", "deploy"],
     "EngineEvent": ["read"],
+    "AuditEntry": ["read", "export"],  # the audit trail (issue 5): auditors only
 }
 
 READ_ALL = [("Task", "read"), ("ProcessInstance", "read"), ("ProcessModel", "read")]
@@ -32,7 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "QualityDept": WORK,
     "Archivist": WORK,
     # 审计: read-only everywhere, including the trail.
-    "Auditor": READ_ALL + [("EngineEvent", "read")],
+    "Auditor": READ_ALL + [("EngineEvent", "read"), ("AuditEntry", "read"), ("AuditEntry", "export")],
 }
 
 ROLES = ["Admin", *ROLE_PERMISSIONS]
@@ -44,7 +45,8 @@ API_DOCS = [("can_get", "OpenApi"), ("can_show", "SwaggerView")]
 ROLE_MENUS: dict[str, list[str]] = {
     "ProcessOwner": ["Processes", "Process models", "Instances"],
     "Supervisor": ["Work", "My tasks", "Processes", "Process models", "Instances"],
-    "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events"],
+    "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events",
+                "Audit trail"],
 }
 for _role in ("Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
     ROLE_MENUS[_role] = ["Work", "My tasks", "Processes", "Instances"]

@@ -16,7 +16,8 @@ from ..extensions import db
 from ..security import RESOURCES
 from ..services.engine import current_actor
 from ..services.intake import (can_unmask, complete_event, create_customer, create_household, customer_to_dict,
-                               event_to_dict, find_project, household_to_dict, iso, record_event)
+                               event_to_dict, find_project, household_to_dict, iso, record_event,
+                               record_personal_data_view)
 from ..services.intake_import import ImportFileError, import_work_orders
 from .common import engine_errors, json_body, page_args
 
@@ -173,7 +174,11 @@ class HouseholdApi(BaseApi):
         if request.args.get("building"):
             query = query.where(Household.building == request.args["building"])
         unmask = can_unmask()
-        return self.response(200, **_page(query, lambda h: household_to_dict(h, unmask)))
+        page = _page(query, lambda h: household_to_dict(h, unmask))
+        if unmask:
+            record_personal_data_view(db.session.scalars(select(Customer).where(
+                Customer.household_id.in_([h["id"] for h in page["result"]]))).all(), "GET /api/v1/households/")
+        return self.response(200, **page)
 
     @expose("/<int:household_id>", methods=["GET"])
     @protect(allow_browser_login=True)
@@ -192,7 +197,11 @@ class HouseholdApi(BaseApi):
         household = db.session.get(Household, household_id)
         if household is None:
             raise NotFound(f"no household {household_id}")
-        return self.response(200, result=household_to_dict(household, can_unmask()))
+        unmask = can_unmask()
+        result = household_to_dict(household, unmask)
+        if unmask:
+            record_personal_data_view(household.customers, f"GET /api/v1/households/{household_id}")
+        return self.response(200, result=result)
 
     @expose("/", methods=["POST"])
     @protect(allow_browser_login=True)
@@ -236,7 +245,11 @@ class CustomerApi(BaseApi):
         if request.args.get("household_id", "").isdigit():
             query = query.where(Customer.household_id == int(request.args["household_id"]))
         unmask = can_unmask()
-        return self.response(200, **_page(query, lambda c: customer_to_dict(c, unmask)))
+        page = _page(query, lambda c: customer_to_dict(c, unmask))
+        if unmask:
+            record_personal_data_view(db.session.scalars(select(Customer).where(
+                Customer.id.in_([c["id"] for c in page["result"]]))).all(), "GET /api/v1/customers/")
+        return self.response(200, **page)
 
     @expose("/", methods=["POST"])
     @protect(allow_browser_login=True)

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import event, func, insert, inspect, select, text, update
+from sqlalchemy import bindparam, event, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from workflows import clock
@@ -31,6 +31,7 @@ ENGINE_SETTLE = timedelta(seconds=60)
 _SEALER_LOCK = 0x48554946  # pg_advisory_xact_lock key: one sealer at a time
 _TABLE = AuditEntry.__table__
 _INSERT = insert(_TABLE)
+_SEAL = update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.seq.is_(None))
 
 
 # ---------------------------------------------------------------- hashing
@@ -119,12 +120,14 @@ def seal(batch: int = 5000) -> int:
     seq, prev = (head.seq, head.chain_hash) if head else (0, GENESIS)
     rows = session.execute(select(_TABLE.c.id, _TABLE.c.content_hash).where(_TABLE.c.seq.is_(None))
                            .order_by(_TABLE.c.id).limit(batch)).all()
+    links = []
     for row in rows:
         seq += 1
         link = chain_hash(prev, row.content_hash)
-        session.execute(update(_TABLE).where(_TABLE.c.id == row.id, _TABLE.c.seq.is_(None))
-                        .values(seq=seq, prev_hash=prev, chain_hash=link))
+        links.append({"_id": row.id, "seq": seq, "prev_hash": prev, "chain_hash": link})
         prev = link
+    if links:
+        session.connection().execute(_SEAL, links)  # one executemany round trip
     session.commit()
     return len(rows)
 
@@ -192,6 +195,20 @@ def _engine_originals(session: Session, ids: list[int]) -> dict[int, str]:
     events = EngineEvent.__table__
     rows = session.execute(select(events).where(events.c.id.in_(ids))).all()
     return {row.id: engine_entry_values(row)["content_hash"] for row in rows}
+
+
+def trail_query(target_type=None, target_id=None, actor=None, action=None, since=None, until=None):
+    """Entries matching every given filter, in the order they happened (chain order, then unsealed)."""
+    query = select(AuditEntry)
+    for column, value in ((AuditEntry.target_type, target_type), (AuditEntry.target_id, target_id),
+                          (AuditEntry.actor, actor), (AuditEntry.action, action)):
+        if value is not None:
+            query = query.where(column == str(value))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at <= until)
+    return query.order_by(AuditEntry.seq.is_(None), AuditEntry.seq, AuditEntry.id)
 
 
 # ---------------------------------------------------------------- what gets recorded

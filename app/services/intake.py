@@ -75,6 +75,22 @@ def can_unmask() -> bool:
     return bool(current_app.appbuilder.sm.has_access("can_unmask", "Household"))
 
 
+def record_personal_data_view(customers, where: str) -> None:
+    """Issue 5: whenever full phone or ID numbers are shown, the trail says who saw whose (one entry per
+    household), committed at once — reading has no transaction of its own to join."""
+    from .audit import record
+
+    by_household: dict[int, list[int]] = {}
+    for customer in customers:
+        if customer.phone or customer.id_number:
+            by_household.setdefault(customer.household_id, []).append(customer.id)
+    for household_id, ids in sorted(by_household.items()):
+        record("personal_data.viewed", target_type="intake_household", target_id=household_id,
+               details={"customers": ids, "where": where})
+    if by_household:
+        db.session.commit()
+
+
 def customer_to_dict(customer: Customer, unmask: bool) -> dict:
     return {"id": customer.id, "household_id": customer.household_id, "name": customer.name,
             "role": customer.role,

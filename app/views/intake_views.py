@@ -26,7 +26,7 @@ from ..models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household
 from ..security import RESOURCES
 from ..services.engine import current_actor
 from ..services.intake import (NEEDS_HOUSEHOLD, announce, can_unmask, complete_event, file_no, local_zone, mask_id,
-                               mask_phone, open_case_of_same_matter, route)
+                               mask_phone, open_case_of_same_matter, record_personal_data_view, route)
 from ..services.intake_import import ImportFileError, import_work_orders
 
 
@@ -48,6 +48,14 @@ CUSTOMER_LABELS = {"household": _l("Household"), "name": _l("Name"), "role": _l(
 
 class CustomerView(ModelView):
     datamodel = SQLAInterface(Customer)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        customer = db.session.get(Customer, pk)
+        if customer is not None and can_unmask():  # issue 5: full numbers shown → who saw whose
+            record_personal_data_view([customer], f"customer page {pk}")
+        return super().show(pk)
     class_permission_name = "Household"
     method_permission_name = {"list": "read", "show": "read", "add": "write", "edit": "write", "delete": "write",
                               "download": "read", "action": "write", "action_post": "write", "api_read": "read",
@@ -84,6 +92,14 @@ class CustomerView(ModelView):
 
 class HouseholdView(ModelView):
     datamodel = SQLAInterface(Household)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        household = db.session.get(Household, pk)
+        if household is not None and can_unmask():  # issue 5: full numbers shown → who saw whose
+            record_personal_data_view(household.customers, f"household page {pk}")
+        return super().show(pk)
     class_permission_name = "Household"
     method_permission_name = CustomerView.method_permission_name
     base_permissions = _all("Household")

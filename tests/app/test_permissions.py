@@ -37,6 +37,8 @@ PAGES = [
     ("models page", "/processmodelview/list/", ("ProcessModel", "read"), "followup_visit"),
     ("instances page", "/instanceview/list/", ("ProcessInstance", "read"), 'id="filter_form"'),
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
+    ("audit trail", "/audit/trail/list/", ("AuditEntry", "read"), 'id="filter_form"'),
+    ("audit export", "/audit/export.csv?action=login", ("AuditEntry", "export"), "content_hash"),
 ]
 
 

@@ -194,3 +194,45 @@ def test_postgresql_refuses_update_and_delete_of_the_trail(app_ctx, backend):
     with db.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
         conn.execute(text("UPDATE audit_entry SET seq = seq + 1000000 WHERE id = :id"), {"id": entry.id})
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.id == entry.id)) == 1
+
+
+def test_auditor_searches_and_exports_a_records_trail_and_the_export_is_recorded(app_ctx):
+    from tests.app.conftest import browser_login
+
+    audit.record("test.export", target_type="visit", target_id="export-me", details={"说明": "打印回访记录表"})
+    db.session.commit()
+    auditor = browser_login(app_ctx.test_client(), "auditor")
+    page = auditor.get("/audit/trail/list/?_flt_0_target_id=export-me")
+    assert page.status_code == 200 and "test.export" in page.get_data(as_text=True)
+    export = auditor.get("/audit/export.csv?target_type=visit&target_id=export-me")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    lines = export.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("id,seq,at,actor,action") and len(lines) == 2 and "打印回访记录表" in lines[1]
+    assert auditor.get("/audit/export.csv?since=yesterday").status_code == 422
+    [recorded] = _entries(action="export.csv")[-1:]
+    assert recorded.actor == "auditor" and recorded.details["filters"]["target_id"] == "export-me"
+    supervisor = browser_login(app_ctx.test_client(), "supervisor")
+    assert supervisor.get("/audit/export.csv?target_id=export-me").status_code == 403
+
+
+def test_full_phone_numbers_shown_are_recorded_masked_ones_are_not(app_ctx, client, auth):
+    from tests.app.conftest import browser_login
+
+    headers = auth("supervisor")
+    from app.services.intake import ensure_demo_project
+
+    ensure_demo_project()
+    created = client.post("/api/v1/households/", headers=headers, json={"project": "cuiyuan", "building": "8",
+                                                                        "room": "808"}).json["result"]
+    client.post("/api/v1/customers/", headers=headers, json={"household_id": created["id"], "name": "李先生",
+                                                              "phone": "13900001111"})
+    target = {"action": "personal_data.viewed", "target_id": str(created["id"])}
+    before = len(_entries(**target))
+    shown = client.get(f"/api/v1/households/{created['id']}", headers=headers).json["result"]
+    assert shown["customers"][0]["phone"] == "13900001111"
+    viewed = _entries(**target)[before:]
+    assert [(e.actor, e.details["where"]) for e in viewed] == [("supervisor", f"GET /api/v1/households/{created['id']}")]
+    masked = client.get(f"/api/v1/households/{created['id']}", headers=auth("agent")).json["result"]
+    assert masked["customers"][0]["phone"] != "13900001111" and len(_entries(**target)) == before + 1
+    page = browser_login(app_ctx.test_client(), "supervisor").get(f"/householdview/show/{created['id']}")
+    assert page.status_code == 200 and len(_entries(**target)) == before + 2
