@@ -49,14 +49,19 @@ def test_a_recorded_complaint_opens_its_case_once(flows, client, auth, project):
     assert client.get("/api/v1/visits/", headers=sup).json["count"] == 1  # closing the event starts nothing twice
 
 
-def test_amb19_a_special_service_contract_gets_a_mid_term_and_an_end_visit(flows, client, auth, project):
-    admin, sup = auth("admin"), auth("supervisor")
-    key = project("isp", "P000-3")
+def _completed_2026_contract(client, auth, project, key: str, profile: str) -> list[dict]:
+    """A special-service contract for 2026 on ``profile``, completed: the visits it started, by due date."""
+    admin = auth("admin")
+    project(key, profile)
     _household(client, admin, key)
     event = _event(client, admin, key, category="special_service", contract_start="2026-01-01T00:00:00+08:00",
                    contract_end="2026-12-31T00:00:00+08:00")
     assert client.post(f"/api/v1/service-events/{event['id']}/complete", json={}, headers=admin).status_code == 200
-    visits = sorted(client.get("/api/v1/visits/", headers=sup).json["result"], key=lambda v: v["due_at"])
+    return sorted(client.get("/api/v1/visits/", headers=auth("supervisor")).json["result"], key=lambda v: v["due_at"])
+
+
+def test_amb19_a_special_service_contract_gets_a_mid_term_and_an_end_visit(flows, client, auth, project):
+    visits = _completed_2026_contract(client, auth, project, "isp", "P000-3")
     assert len(visits) == 2 and {v["category"] for v in visits} == {"special_service"}
     mid, end = visits
     # the contract's midpoint is 2026-07-02 00:00 (+08:00); the mid-term window is ± 7 whole local days
@@ -65,11 +70,5 @@ def test_amb19_a_special_service_contract_gets_a_mid_term_and_an_end_visit(flows
 
 
 def test_cat_sp01_p000_6_contracts_get_only_the_end_visit(flows, client, auth, project):
-    admin, sup = auth("admin"), auth("supervisor")
-    key = project("isp6", "P000-6")
-    _household(client, admin, key)
-    event = _event(client, admin, key, category="special_service", contract_start="2026-01-01T00:00:00+08:00",
-                   contract_end="2026-12-31T00:00:00+08:00")
-    assert client.post(f"/api/v1/service-events/{event['id']}/complete", json={}, headers=admin).status_code == 200
-    [only] = client.get("/api/v1/visits/", headers=sup).json["result"]
+    [only] = _completed_2026_contract(client, auth, project, "isp6", "P000-6")
     assert only["due_at"] > "2026-12-31"
