@@ -211,6 +211,29 @@ def trail_query(target_type=None, target_id=None, actor=None, action=None, since
     return query.order_by(AuditEntry.seq.is_(None), AuditEntry.seq, AuditEntry.id)
 
 
+def visit_trail(visit_id: int) -> tuple[object, list[AuditEntry]]:
+    """Everything the trail holds about one visit from intake to archive: its service event, the visit
+    row, its numbered forms, and the engine's instance — in the order it happened."""
+    from sqlalchemy import and_, or_
+
+    from ..models.visit import Visit, VisitForm
+
+    visit = db.session.get(Visit, visit_id)
+    if visit is None:
+        return None, []
+    targets = [("visit", visit.id)]
+    targets += [("visit_form", form_id) for form_id in
+                db.session.scalars(select(VisitForm.id).where(VisitForm.visit_id == visit.id))]
+    if visit.service_event_id:
+        targets.append(("intake_service_event", visit.service_event_id))
+    if visit.instance_id:
+        targets.append(("process_instance", visit.instance_id))
+    condition = or_(*[and_(AuditEntry.target_type == kind, AuditEntry.target_id == str(key)) for kind, key in targets])
+    entries = db.session.scalars(select(AuditEntry).where(condition)
+                                 .order_by(AuditEntry.at, AuditEntry.id)).all()
+    return visit, entries
+
+
 # ---------------------------------------------------------------- what gets recorded
 
 def _model_classes():

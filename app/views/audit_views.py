@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import datetime
 
-from flask import Response, request
+from flask import Response, abort, request
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..models.audit import AuditEntry
-from ..services.audit import record, trail_query
+from ..services.audit import record, trail_query, visit_trail
 
 COLUMNS = ["id", "seq", "at", "actor", "action", "target_type", "target_id", "ip", "request_id", "source",
            "source_id", "details", "content_hash", "chain_hash"]
@@ -39,8 +39,34 @@ class AuditExportView(BaseView):
     entries in chain order, as CSV (UTF-8 with BOM, so Excel shows the Chinese). The export is audited."""
     route_base = "/audit"
     class_permission_name = "AuditEntry"
-    method_permission_name = {"export_csv": "export"}
+    method_permission_name = {"export_csv": "export", "visit": "read", "visit_pdf": "export"}
     default_view = "export_csv"
+
+    @expose("/visit/<int:visit_id>")
+    @has_access
+    def visit(self, visit_id):
+        """The whole trail of one visit, from intake to archive, on one page."""
+        visit, entries = visit_trail(visit_id)
+        if visit is None:
+            abort(404)
+        return self.render_template("audit_visit.html", visit=visit, entries=entries,
+                                    title=f"{visit.serial or visit.id}")
+
+    @expose("/visit/<int:visit_id>.pdf")
+    @has_access
+    def visit_pdf(self, visit_id):
+        """The same trail as a PDF (A4, CJK font), for the file; the export itself is audited."""
+        from weasyprint import HTML
+
+        visit, entries = visit_trail(visit_id)
+        if visit is None:
+            abort(404)
+        html = self.render_template("audit_visit_pdf.html", visit=visit, entries=entries)
+        pdf = HTML(string=html).write_pdf()
+        record("export.pdf", target_type="visit", target_id=visit.id, details={"entries": len(entries)})
+        db.session.commit()
+        return Response(pdf, mimetype="application/pdf",
+                        headers={"Content-Disposition": f"attachment; filename=visit-{visit.id}-trail.pdf"})
 
     @expose("/export.csv")
     @has_access

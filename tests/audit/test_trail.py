@@ -236,3 +236,39 @@ def test_full_phone_numbers_shown_are_recorded_masked_ones_are_not(app_ctx, clie
     assert masked["customers"][0]["phone"] != "13900001111" and len(_entries(**target)) == before + 1
     page = browser_login(app_ctx.test_client(), "supervisor").get(f"/householdview/show/{created['id']}")
     assert page.status_code == 200 and len(_entries(**target)) == before + 2
+
+
+def test_one_page_and_one_pdf_hold_a_visits_trail_from_intake_to_archive(app_ctx, client, auth):
+    """Intake (service event) → visit → numbered form → engine steps, in time order; PDF text checked."""
+    from pypdf import PdfReader
+    import io
+
+    from tests.app.conftest import browser_login
+    from tests.flows.helpers import PLAN, complete, tasks
+
+    sup = auth("supervisor")
+    from app.services.intake import ensure_demo_project
+
+    ensure_demo_project()
+    event = client.post("/api/v1/service-events/", headers=sup, json={
+        "project": "cuiyuan", "building": "1", "room": "101", "category": "help", "content": "帮忙搬运家具"})
+    assert event.status_code == 201, event.json
+    client.post(f"/api/v1/service-events/{event.json['result']['id']}/complete", headers=sup, json={})
+    [visit] = [v for v in client.get("/api/v1/visits/", headers=sup).json["result"]
+               if v["service_event_id"] == event.json["result"]["id"]]
+    complete(client, sup, tasks(client, sup, visit["instance_id"])["plan"], PLAN)
+    frozen = clock.FrozenClock(clock.now() + timedelta(minutes=2))
+    with clock.using(frozen):
+        _seal_all()
+    auditor = browser_login(app_ctx.test_client(), "auditor")
+    page = auditor.get(f"/audit/visit/{visit['id']}").get_data(as_text=True)
+    actions = [a for a in ("create", "update", "engine.instance_started", "engine.task_completed") if a in page]
+    assert actions == ["create", "update", "engine.instance_started", "engine.task_completed"]
+    assert "intake_service_event" in page and "visit_form" in page
+    pdf = auditor.get(f"/audit/visit/{visit['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text_ = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "回访审计轨迹" in text_ and "engine.task_completed" in text_ and "第 1 页" in text_
+    assert _entries(action="export.pdf", target_id=str(visit["id"]))[-1].actor == "auditor"
+    assert browser_login(app_ctx.test_client(), "agent").get(f"/audit/visit/{visit['id']}").status_code == 403
+    assert auditor.get("/audit/visit/999999").status_code == 404
