@@ -35,9 +35,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         appbuilder.init_app(app, db.session)
         _register(appbuilder)
 
-    from .services import audit
+    from .services import audit, retention
 
     audit.init_app(app)
+    retention.connect()
     _template_helpers(app)
     from .cli import huifang
 

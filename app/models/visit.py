@@ -41,6 +41,9 @@ class Visit(Model):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # RET-01/AMB-10: stamped when the visit is archived (filed); from then on the record is read-only.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     forms: Mapped[list["VisitForm"]] = relationship(back_populates="visit", order_by="VisitForm.id")
 

@@ -310,7 +310,7 @@ def _visitor_problems(data: dict, roles: list[str], joint: bool) -> list[Problem
 
 def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Actor, data: dict) -> None:
     visit = db.session.scalar(select(Visit).where(Visit.instance_id == instance_id))
-    if visit is None:
+    if visit is None or visit.archived_at is not None:  # a filed visit is read-only (RET-01)
         return
     engine = get_engine()
     instance_status = engine._instance(instance_id).status

@@ -1,0 +1,61 @@
+"""RET-01/AMB-10 (issue 5): filing stamps the retention period; archived visit records are read-only."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.extensions import db
+from app.models.visit import Visit
+from app.services.retention import ArchivedRecord, retain_until
+from tests.flows.conftest import flows, notified, project  # noqa: F401
+from tests.flows.helpers import PLAN, VISIT, complete, start, tasks, visit
+from tests.app.conftest import _admin_password, app, app_ctx, auth, client  # noqa: F401
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def _archived(client, auth) -> dict:
+    sup, agent = auth("supervisor"), auth("agent")
+    v = start(client, sup, category="help")
+    complete(client, sup, tasks(client, sup, v["instance_id"])["plan"], PLAN)
+    complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], VISIT)
+    complete(client, sup, tasks(client, sup, v["instance_id"])["review"], {"qualified": True, "comment": "合格"})
+    return visit(client, sup, v["id"])
+
+
+def test_two_years_to_the_day_civil_code_month_arithmetic():
+    """Filed 29 Feb 2028 → kept to the end of 28 Feb 2030 (no 29 Feb: the month's last day)."""
+    filed = datetime(2028, 2, 29, 10, tzinfo=CHINA)
+    assert retain_until(filed, 2, CHINA) == datetime(2030, 2, 28, 23, 59, 59, 999999, tzinfo=CHINA)
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=CHINA)  # 15:30 UTC: the local day decides
+    assert retain_until(late, 2, CHINA) == datetime(2028, 12, 31, 23, 59, 59, 999999, tzinfo=CHINA)
+
+
+def test_archiving_stamps_the_filing_time_and_retention_end(flows, client, auth):
+    flows.set(datetime(2028, 2, 29, 10, tzinfo=CHINA))
+    archived = _archived(client, auth)
+    assert archived["status"] == "archived"
+    row = db.session.get(Visit, archived["id"])
+    assert row.archived_at.replace(tzinfo=row.archived_at.tzinfo or ZoneInfo("UTC")) == flows.now()
+    until = row.retain_until if row.retain_until.tzinfo else row.retain_until.replace(tzinfo=ZoneInfo("UTC"))
+    assert until == datetime(2030, 2, 28, 23, 59, 59, 999999, tzinfo=CHINA)
+
+
+def test_an_archived_visit_and_its_form_are_read_only(flows, client, auth):
+    archived = _archived(client, auth)
+    [form] = archived["forms"]
+    refused = client.post(f"/api/v1/visit-forms/{form['id']}/void", headers=auth("supervisor"),
+                          json={"reason": "写错了"})
+    assert refused.status_code == 409 and "read-only" in refused.json["message"]
+    row = db.session.get(Visit, archived["id"])
+    row.result = "unsatisfied"
+    with pytest.raises(ArchivedRecord, match=f"visit #{row.id} was archived"):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(Visit, archived["id"]))
+    with pytest.raises(ArchivedRecord):
+        db.session.flush()
+    db.session.rollback()
+    assert visit(client, auth("supervisor"), archived["id"])["result"] == "satisfied"
