@@ -13,6 +13,7 @@ RESOURCES = {
     "ProcessModel": ["read", "deploy"],
     "EngineEvent": ["read"],
     "AuditEntry": ["read", "export"],  # the audit trail (issue 5): auditors only
+    "Retention": ["read", "hold", "destroy"],  # RET-14: legal holds, destruction
 }
 
 READ_ALL = [("Task", "read"), ("ProcessInstance", "read"), ("ProcessModel", "read")]
@@ -28,12 +29,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     # 回访员 / 管理员 / 客户助理: works an inbox; records intake.
     "Agent": WORK + [("ProcessInstance", "start")],
     "DepartmentHead": WORK,
-    "Manager": WORK + [("ProcessInstance", "start"), ("ProcessModel", "read")],
+    "Manager": WORK + [("ProcessInstance", "start"), ("ProcessModel", "read"), ("Retention", "read"),
+                       ("Retention", "hold")],
     "VP": WORK,
     "QualityDept": WORK,
-    "Archivist": WORK,
+    "Archivist": WORK + [("Retention", "read"), ("Retention", "hold"), ("Retention", "destroy")],
     # 审计: read-only everywhere, including the trail.
-    "Auditor": READ_ALL + [("EngineEvent", "read"), ("AuditEntry", "read"), ("AuditEntry", "export")],
+    "Auditor": READ_ALL + [("EngineEvent", "read"), ("AuditEntry", "read"), ("AuditEntry", "export"),
+                           ("Retention", "read")],
 }
 
 ROLES = ["Admin", *ROLE_PERMISSIONS]

@@ -245,4 +245,39 @@ REPAIR = {
     ],
 }
 
-SPECS = [FOLLOWUP, COMPLAINT, REPAIR]
+ARCHIVIST = ("lane_archivist", "档案管理员 Archivist", "Archivist")
+
+DESTRUCTION = {
+    "id": "record_destruction", "name": "记录销毁 Record destruction", "pool": "档案销毁 Record destruction",
+    "doc": "RET-14: expired records are listed by the archivist, approved by the department head (manager) and "
+           "destroyed under a supervisor's eyes (监销); the destruction register is kept permanently.",
+    "lanes": [ARCHIVIST, MGR, SUP],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "到期记录 Expired records", "lane": "lane_archivist", "col": 0},
+        {"id": "propose", "kind": "user", "name": "提出销毁清单 Propose the destruction list",
+         "lane": "lane_archivist", "col": 1, "form": "record_destruction.propose.schema.json",
+         "doc": "RET-14: the archivist checks the listed records (retention ended, no legal hold) and proposes them.",
+         "instructions": "核对清单中的记录均已过保存期且无法律保全。Check every listed record has expired and is not on hold."},
+        {"id": "approve", "kind": "user", "name": "审批销毁 Approve the destruction", "lane": "lane_manager",
+         "col": 2, "form": "record_destruction.approve.schema.json",
+         "doc": "RET-14: the department head approves or rejects the list."},
+        {"id": "approved_gateway", "kind": "xgw", "name": "批准? Approved?", "lane": "lane_manager", "col": 3,
+         "default": "rejected_flow"},
+        {"id": "rejected", "kind": "end", "name": "未批准 Rejected", "lane": "lane_manager", "col": 4},
+        {"id": "witness", "kind": "user", "name": "监销确认 Witness the destruction", "lane": "lane_supervisor",
+         "col": 4, "form": "record_destruction.witness.schema.json",
+         "doc": "RET-14: a supervisor witnesses the destruction (监销); completing this step destroys the records' "
+                "contents and writes the destruction register."},
+        {"id": "destroyed", "kind": "end", "name": "已销毁 Destroyed", "lane": "lane_supervisor", "col": 5},
+    ],
+    "flows": [
+        ("to_propose", "start", "propose", None, None),
+        ("to_approve", "propose", "approve", None, None),
+        ("to_gateway", "approve", "approved_gateway", None, None),
+        ("approved_flow", "approved_gateway", "witness", "批准 approved", "approved == True"),
+        ("rejected_flow", "approved_gateway", "rejected", "不批准 rejected", None),
+        ("to_destroyed", "witness", "destroyed", None, None),
+    ],
+}
+
+SPECS = [FOLLOWUP, COMPLAINT, REPAIR, DESTRUCTION]

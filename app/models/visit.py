@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 VISIT_STATUSES = ["planned", "in_progress", "review", "archived", "escalated", "overdue", "cancelled"]
@@ -44,6 +44,10 @@ class Visit(Model):
     # RET-01/AMB-10: stamped when the visit is archived (filed); from then on the record is read-only.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # A legal hold blocks destruction until released; a destroyed visit stays as a tombstone.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     forms: Mapped[list["VisitForm"]] = relationship(back_populates="visit", order_by="VisitForm.id")
 
@@ -106,3 +110,23 @@ class RepairSample(Model):
     rate: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DestructionEntry(Model):
+    """文件/记录销毁登记表 (RET-14): one row per destroyed visit record, kept permanently (append-only;
+    PostgreSQL refuses UPDATE and DELETE)."""
+    __tablename__ = "destruction_register"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(40), index=True)
+    visit_id: Mapped[int] = mapped_column(Integer, index=True)
+    serials: Mapped[list] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(30))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str] = mapped_column(String(100))
+    witnessed_by: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(30))
+    destroyed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    instance_id: Mapped[int] = mapped_column(Integer)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from workflows import clock
-from workflows.errors import Conflict
+from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+
+from ..extensions import db
 from workflows.policy.calendar import add_months, end_of_day
 
 DEFAULT_YEARS = 2  # RET-01: 回访记录表 / 月回访汇总表 kept two years
@@ -51,12 +53,17 @@ def _stamp_and_guard(session: Session, _context, _instances) -> None:
 
     from ..models.visit import Visit, VisitForm
 
+    destroying = session.info.get(_DESTROYING, set())
     for obj in [*session.dirty, *session.deleted]:
         if not isinstance(obj, (Visit, VisitForm)):
             continue
         if obj not in session.deleted and not session.is_modified(obj):
             continue
         visit = obj if isinstance(obj, Visit) else obj.visit
+        if visit is not None and visit.id in destroying and obj not in session.deleted:
+            continue  # the witnessed destruction itself (RET-14)
+        if isinstance(obj, Visit) and obj not in session.deleted and _changed(obj) <= HOLD_FIELDS:
+            continue  # placing or releasing a legal hold is allowed on a filed record
         filed = _filed_at(visit) if visit is not None else None
         if filed is not None:
             what = f"visit form {obj.serial}" if isinstance(obj, VisitForm) else f"visit #{visit.id}"
@@ -67,6 +74,112 @@ def _stamp_and_guard(session: Session, _context, _instances) -> None:
             obj.archived_at = clock.now()
             zone = ZoneInfo(current_app.config["TIMEZONE"]) if has_app_context() else timezone.utc
             obj.retain_until = retain_until(obj.archived_at, retention_years(obj.project_key), zone)
+
+
+def _changed(obj) -> set[str]:
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+# ---------------------------------------------------------------- legal hold and destruction (RET-14)
+
+HOLD_FIELDS = {"legal_hold", "legal_hold_reason"}
+_DESTROYING = "huifang_destroying_visits"
+DESTRUCTION_PROCESS = "record_destruction"
+
+
+def place_hold(visit_id: int, reason: str) -> None:
+    """A legal hold keeps a record from destruction until released (the trail records both)."""
+    from ..models.visit import Visit
+
+    if not (reason or "").strip():
+        raise InvalidInput(Problem("a reason is required for a legal hold", field="reason"))
+    visit = _visit(visit_id)
+    if visit.destroyed_at is not None:
+        raise Conflict(f"visit #{visit_id} was destroyed on {visit.destroyed_at:%Y-%m-%d}")
+    visit.legal_hold, visit.legal_hold_reason = True, reason.strip()
+    db.session.commit()
+
+
+def release_hold(visit_id: int, reason: str) -> None:
+    if not (reason or "").strip():
+        raise InvalidInput(Problem("a reason is required to release a legal hold", field="reason"))
+    visit = _visit(visit_id)
+    if not visit.legal_hold:
+        raise Conflict(f"visit #{visit_id} is not on legal hold")
+    visit.legal_hold, visit.legal_hold_reason = False, f"released: {reason.strip()}"
+    db.session.commit()
+
+
+def _visit(visit_id: int):
+    from ..models.visit import Visit
+
+    visit = db.session.get(Visit, visit_id)
+    if visit is None:
+        raise NotFound(f"visit {visit_id} does not exist")
+    return visit
+
+
+def expired_visits() -> list:
+    """Filed visits whose retention ended, not on hold and not destroyed yet."""
+    from ..models.visit import Visit
+
+    return db.session.scalars(select(Visit).where(
+        Visit.retain_until < clock.now(), Visit.legal_hold.is_(False), Visit.destroyed_at.is_(None))
+        .order_by(Visit.retain_until, Visit.id)).all()
+
+
+def propose_destruction(actor) -> int:
+    """Start the destruction flow for every expired record (the archivist then checks and proposes)."""
+    from .engine import get_engine
+
+    visits = expired_visits()
+    if not visits:
+        raise Conflict("no record has reached the end of its retention period")
+    batch = f"D-{clock.now():%Y%m%d%H%M%S}"
+    instance = get_engine().start(DESTRUCTION_PROCESS, actor, {"batch": batch, "visit_ids": [v.id for v in visits]},
+                                  business_key=batch)
+    return instance.id
+
+
+def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) -> list:
+    """Completing the witness step destroys what is still destroyable: a hold placed meanwhile wins."""
+    from ..models.visit import DestructionEntry, Visit
+    from workflows.models import EngineEvent
+
+    if bpmn_id != "witness":
+        return []
+    from .engine import get_engine
+
+    flow = get_engine().workflow_data(instance_id)
+    steps = dict(db.session.execute(select(EngineEvent.detail["bpmn_id"].as_string(), EngineEvent.actor).where(
+        EngineEvent.instance_id == instance_id, EngineEvent.kind == "task_completed")).all())
+    now = clock.now()
+    visits = [v for v in db.session.scalars(select(Visit).where(Visit.id.in_(flow.get("visit_ids") or [])))
+              if not v.legal_hold and v.destroyed_at is None and v.retain_until is not None
+              and _utc(v.retain_until) < now]
+    db.session.info.setdefault(_DESTROYING, set()).update(v.id for v in visits)
+    try:
+        for visit in visits:
+            db.session.add(DestructionEntry(
+                batch=flow["batch"], visit_id=visit.id, serials=[f.serial for f in visit.forms],
+                category=visit.category, archived_at=visit.archived_at, retain_until=visit.retain_until,
+                proposed_by=steps.get("propose", ""), approved_by=steps.get("approve", ""),
+                witnessed_by=actor.username, method=data.get("method", ""), destroyed_at=now,
+                instance_id=instance_id))
+            # The tombstone keeps what the register needs to point at; the contents are gone.
+            visit.household, visit.household_id, visit.visitor, visit.result = None, None, None, None
+            visit.status, visit.status_reason, visit.destroyed_at = "destroyed", f"destroyed in {flow['batch']}", now
+            for form in visit.forms:
+                form.void_reason, form.status = None, "destroyed"
+        db.session.commit()
+    finally:
+        db.session.info.pop(_DESTROYING, None)
+    return visits
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _connected: list[bool] = []

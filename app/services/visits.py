@@ -258,6 +258,11 @@ def complete_task(task_id: str, actor: Actor, data: dict):
     if process == "followup_visit" and bpmn_id in ("plan", "visit"):
         check_visitor_and_method(bpmn_id, engine.workflow_data(instance_id), data)
     instance = engine.complete(task_id, actor, data)
+    if process == "record_destruction":  # RET-14: the witnessed step destroys the records
+        from .retention import after_destruction_step
+
+        after_destruction_step(bpmn_id, instance_id, actor, data)
+        return instance
     after_task_completed(process, bpmn_id, instance_id, actor, data)
     return instance
 

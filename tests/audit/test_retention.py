@@ -59,3 +59,49 @@ def test_an_archived_visit_and_its_form_are_read_only(flows, client, auth):
         db.session.flush()
     db.session.rollback()
     assert visit(client, auth("supervisor"), archived["id"])["result"] == "satisfied"
+
+
+def test_destruction_is_proposed_approved_witnessed_and_registered_and_a_hold_blocks_it(flows, client, auth,
+                                                                                        backend):
+    """RET-14: archivist → manager → supervisor (监销); contents go, tombstone and register stay forever."""
+    from sqlalchemy import select, text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.models.visit import DestructionEntry
+
+    keep, gone = _archived(client, auth), _archived(client, auth)
+    archivist, manager, sup = auth("archivist"), auth("manager"), auth("supervisor")
+    assert client.post("/api/v1/retention/destruction", headers=archivist).status_code == 409  # nothing expired
+    flows.advance(days=2 * 366 + 1)
+    expired = client.get("/api/v1/retention/expired", headers=archivist).json["result"]
+    assert {keep["id"], gone["id"]} <= {e["visit_id"] for e in expired}
+    assert client.post("/api/v1/retention/destruction", headers=sup).status_code == 403
+    started = client.post("/api/v1/retention/destruction", headers=archivist)
+    assert started.status_code == 201, started.json
+    instance_id = started.json["result"]["instance_id"]
+    complete(client, archivist, tasks(client, archivist, instance_id)["propose"], {"checked": True})
+    complete(client, manager, tasks(client, manager, instance_id)["approve"], {"approved": True, "comment": "同意销毁"})
+    # a legal hold placed before the witness signs keeps that record
+    held = client.post(f"/api/v1/retention/visits/{keep['id']}/hold", headers=manager, json={"reason": "诉讼 lawsuit"})
+    assert held.status_code == 200, held.json
+    assert client.post(f"/api/v1/retention/visits/{keep['id']}/hold", headers=manager, json={}).status_code == 422
+    complete(client, sup, tasks(client, sup, instance_id)["witness"], {"witnessed": True, "method": "shred"})
+
+    db.session.expire_all()
+    tomb, kept = db.session.get(Visit, gone["id"]), db.session.get(Visit, keep["id"])
+    assert tomb.status == "destroyed" and tomb.household is None and tomb.destroyed_at is not None
+    assert kept.status == "archived" and kept.household == keep["household"] and kept.legal_hold
+    [entry] = db.session.scalars(select(DestructionEntry).where(DestructionEntry.instance_id == instance_id)).all()
+    assert (entry.visit_id, entry.serials, entry.proposed_by, entry.approved_by, entry.witnessed_by) == (
+        gone["id"], [f["serial"] for f in gone["forms"]], "archivist", "manager", "supervisor")
+    assert keep["id"] not in {e["visit_id"] for e in
+                              client.get("/api/v1/retention/expired", headers=archivist).json["result"]}
+    if backend == "postgresql":
+        for statement in ("UPDATE destruction_register SET witnessed_by = 'x' WHERE id = :id",
+                          "DELETE FROM destruction_register WHERE id = :id"):
+            with db.engine.connect() as conn, pytest.raises(DBAPIError, match="kept permanently"):
+                conn.execute(text(statement), {"id": entry.id})
+    released = client.post(f"/api/v1/retention/visits/{keep['id']}/release", headers=manager,
+                           json={"reason": "结案 case closed"})
+    assert released.status_code == 200
+    assert keep["id"] in {e["visit_id"] for e in client.get("/api/v1/retention/expired", headers=archivist).json["result"]}
