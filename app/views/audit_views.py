@@ -46,9 +46,7 @@ class AuditExportView(BaseView):
     @has_access
     def visit(self, visit_id):
         """The whole trail of one visit, from intake to archive, on one page."""
-        visit, entries = visit_trail(visit_id)
-        if visit is None:
-            abort(404)
+        visit, entries = _trail_or_404(visit_id)
         return self.render_template("audit_visit.html", visit=visit, entries=entries,
                                     title=f"{visit.serial or visit.id}")
 
@@ -58,9 +56,7 @@ class AuditExportView(BaseView):
         """The same trail as a PDF (A4, CJK font), for the file; the export itself is audited."""
         from weasyprint import HTML
 
-        visit, entries = visit_trail(visit_id)
-        if visit is None:
-            abort(404)
+        visit, entries = _trail_or_404(visit_id)
         html = self.render_template("audit_visit_pdf.html", visit=visit, entries=entries)
         pdf = HTML(string=html).write_pdf()
         record("export.pdf", target_type="visit", target_id=visit.id, details={"entries": len(entries)})
@@ -91,3 +87,10 @@ class AuditExportView(BaseView):
             writer.writerow([getattr(row, c) for c in COLUMNS])
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=audit-trail.csv"})
+
+
+def _trail_or_404(visit_id: int):
+    visit, entries = visit_trail(visit_id)
+    if visit is None:
+        abort(404)
+    return visit, entries
