@@ -21,7 +21,7 @@ from .extensions import db
 from .models.visit import Visit
 from .services.engine import get_engine
 from .services.intake import complete_event, ensure_demo_project, record_event
-from .services.visits import complete_task, sample_repairs
+from .services.visits import complete_task, draw_due_repair_samples
 
 STAFF = [
     ("zhang.supervisor", "张", "主管", ["Supervisor"]),
@@ -70,7 +70,6 @@ def load_demo() -> list[str]:
     rng = random.Random(20260601)
     households = sorted(project.households, key=lambda h: h.file_no)
     month_start = clock.now() - timedelta(days=30)
-    repairs = []
     weights = [w for _c, w, _t in CATEGORIES]
     for i in range(EVENTS):
         moment = month_start + timedelta(hours=12 * i + rng.randint(0, 5))
@@ -90,16 +89,12 @@ def load_demo() -> list[str]:
         if category == "complaint" or done_at > clock.now():
             continue
         complete_event(event.id, done_at.isoformat())
-        if category == "repair":
-            repairs.append({"id": f"WO-{event.id}", "household": household.label, "household_id": household.id,
-                            "visitor": rng.choice(VISITORS).username})
 
     visits = db.session.scalars(select(Visit).where(Visit.project_key == project.key).order_by(Visit.id)).all()
     for visit in visits:
         _drive(visit, rng)
-    if repairs:
-        month = month_start.strftime("%Y-%m")
-        sample_repairs(project.key, month, repairs, seed=f"demo-{month}", actor=SUPERVISOR)
+    # SMP-04: the worker drew each day's repairs at the profile's rate (P000-3: 10%, HOME ≥20%), the day after
+    draw_due_repair_samples(SUPERVISOR, lookback_days=31)
     # The worker ran mid-month: visits overdue by then were escalated; later ones wait for it.
     with clock.using(clock.FrozenClock(month_start + timedelta(days=15))):
         get_engine().fire_due_timers()
