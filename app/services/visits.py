@@ -333,6 +333,7 @@ def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Ac
         visit.result = "closed"
         db.session.commit()
         _complaint_visit(visit)
+        _close_complaint_event(visit)
     if instance_status == "completed" and visit.status in OPEN_STATUSES:
         visit.status = "escalated" if flow.get("revisit_count", 0) >= 3 and not flow.get("qualified") else "archived"
         if process == "followup_visit" and "handle_overdue" == bpmn_id:
@@ -387,6 +388,19 @@ def _complaint_visit(case: Visit) -> None:
         return
     start_visit("complaint", project=case.project_key, household=case.household, household_id=case.household_id,
                 service_event_id=case.service_event_id, severity=case.severity)
+
+
+def _close_complaint_event(case: Visit) -> None:
+    """Closing the case closes the complaint it handled (and its second reports): a later report of the same
+    matter is then a new case, a repeat (FLOW-17/AMB-34), instead of joining a case that is over."""
+    if case.service_event_id is None:
+        return
+    from ..models.intake import ServiceEvent
+    from .intake import OPEN_EVENT_STATUSES, complete_event
+
+    event = db.session.get(ServiceEvent, case.service_event_id)
+    if event is not None and event.status in OPEN_EVENT_STATUSES:
+        complete_event(event.id, max(clock.now(), _aware(event.received_at)))
 
 
 # ---------------------------------------------------------------- repair sampling (SMP-01/02, SMP-04)
