@@ -163,5 +163,10 @@ def _drive(visit: Visit, rng: random.Random) -> None:
     if stage < 0.6:
         return  # waiting for review
     _step(visit, "review", SUPERVISOR, {"qualified": satisfied, "comment": "合格" if satisfied else "不合格，转经理"})
-    if not satisfied and stage > 0.8:
-        _step(visit, "manager_opinion", MANAGER, {"opinion": "安排工程部返修并再次回访"})
+    if not satisfied and stage > 0.7:
+        # FLOW-10: the unqualified visit's complaint handling (the call activity), some of it still under way
+        _step(visit, "reply", SUPERVISOR, {"replied_at": clock.now().isoformat(), "reply": "已向业主致歉并说明处理安排"})
+        if stage > 0.8:
+            _step(visit, "resolve", DEPT, {"resolution": "工程部已返修"})
+            _step(visit, "close", SUPERVISOR, {"closing_note": "处理完毕"})
+            _step(visit, "manager_opinion", MANAGER, {"opinion": "安排工程部返修并再次回访"})
