@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -94,7 +95,9 @@ def load_demo() -> list[str]:
     for visit in visits:
         _drive(visit, rng)
     # SMP-04: the worker drew each day's repairs at the profile's rate (P000-3: 10%, HOME ≥20%), the day after
-    draw_due_repair_samples(SUPERVISOR, lookback_days=31)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    for back in range(30, -1, -1):
+        draw_due_repair_samples(SUPERVISOR, day=(clock.now() - timedelta(days=back)).astimezone(zone).date())
     # The worker ran mid-month: visits overdue by then were escalated; later ones wait for it.
     with clock.using(clock.FrozenClock(month_start + timedelta(days=15))):
         get_engine().fire_due_timers()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -408,8 +408,9 @@ def _close_complaint_event(case: Visit) -> None:
 # Sampling rules drawn day by day: their windows run from each repair's completion (P000-3: within 5 days,
 # P000-4: [T+1d, T+2d]), too short for a month-end draw. A monthly rule (P002) names its sample_day instead.
 DAILY_RULES = ("all", "fixed_rate", "role_quotas")
-# A worker that was down catches up on this many closed days.
-DAILY_LOOKBACK_DAYS = 7
+# A day's draw takes the repairs completed before that day, up to this many days back, not drawn before:
+# late imports of 派工单 and a worker that was stopped are caught up.
+DAILY_LOOKBACK_DAYS = 31
 
 
 def sample_repairs(project: str, period: str, orders: list[dict], seed: str, actor: Actor = SYSTEM,
@@ -472,73 +473,72 @@ def completed_repairs(project, start: datetime, end: datetime) -> list[dict]:
                 "household_id": e.household_id, "completed_at": e.completed_at} for e in events])
 
 
-def draw_due_repair_samples(actor: Actor = SYSTEM, lookback_days: int = DAILY_LOOKBACK_DAYS) -> list[RepairSample]:
+def draw_due_repair_samples(actor: Actor = SYSTEM, day: date | None = None) -> list[RepairSample]:
     """What ``flask huifang worker`` draws on every sweep; idempotent per project and period, and two workers
-    racing for one period leave one sample (the unique period row decides).
+    racing for one period leave one sample (the unique period row decides). ``day``: draw as of that local
+    day instead of today (the demo replays its month).
 
     SMP-01: a monthly rule (P002) draws the month's completed repairs on its sample day (the 30th, or the
-    month's last day when shorter). SMP-04: fixed-rate and every-repair rules draw each closed day's repairs
-    the next day, as many as keep the month at the profile's rate (≥ rate × the month's repairs so far),
-    so every visit is still inside its window, which runs from the repair's completion."""
+    month's last day when shorter). SMP-04: fixed-rate and every-repair rules draw once a day the repairs
+    completed before that day and not drawn yet, as many as keep the month's draws at the profile's rate
+    (≥ rate × their repairs, rounded up), so visits start while their windows, which run from each repair's
+    completion, are still open."""
     from ..models.intake import Project
 
     if _policy_module() is None:
         return []
     zone = ZoneInfo(current_app.config["TIMEZONE"])
-    today = clock.now().astimezone(zone)
+    now = clock.now().astimezone(zone)
+    as_of = now if day is None or day >= now.date() else datetime.combine(day, time.max, tzinfo=zone)
     drawn = []
     for project in db.session.scalars(select(Project).order_by(Project.key)).all():
         params = _effective_policy(project.key).get("params") or {}
         sampling = (params.get("categories", {}).get("repair") or {}).get("sampling") or {}
         if sampling.get("sample_day"):
-            row = _draw_month(project, sampling["sample_day"], today, actor)
-            drawn += [row] if row else []
+            drawn.append(_draw_month(project, sampling["sample_day"], as_of, actor))
         elif sampling.get("rule") in DAILY_RULES:
-            drawn += _draw_days(project, params, today, actor, lookback_days)
+            drawn.append(_draw_day(project, params, as_of, actor))
         # supervisor_sets (P001-Q): the supervisor sizes and draws the sample by hand (POST repair-sample)
-    return drawn
+    return [row for row in drawn if row is not None]
 
 
-def _draw_month(project, sample_day: int, today: datetime, actor: Actor) -> RepairSample | None:
-    month = today.strftime("%Y-%m")
-    if today.day < min(sample_day, calendar.monthrange(today.year, today.month)[1]):
+def _draw_month(project, sample_day: int, as_of: datetime, actor: Actor) -> RepairSample | None:
+    month = as_of.strftime("%Y-%m")
+    if as_of.day < min(sample_day, calendar.monthrange(as_of.year, as_of.month)[1]):
         return None
     if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project.key,
                                                        RepairSample.period == month)):
         return None
-    month_start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    orders = completed_repairs(project, month_start, clock.now() + timedelta(microseconds=1))
+    month_start = as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    orders = completed_repairs(project, month_start, as_of + timedelta(microseconds=1))
     if not orders:
         return None
     return _stored_draw(project, month, orders, None, actor)
 
 
-def _draw_days(project, params: dict, today: datetime, actor: Actor, lookback_days: int) -> list[RepairSample]:
+def _draw_day(project, params: dict, as_of: datetime, actor: Actor) -> RepairSample | None:
     from workflows.policy.calendar import start_of_day
 
-    module = _policy_module()
-    zone = today.tzinfo
-    first = today.date() - timedelta(days=lookback_days)
-    done = set(db.session.scalars(select(RepairSample.period).where(
-        RepairSample.project_key == project.key, RepairSample.period >= first.isoformat())))
-    drawn = []
-    for back in range(lookback_days, 0, -1):
-        day = today.date() - timedelta(days=back)
-        if day.isoformat() in done:
-            continue
-        orders = completed_repairs(project, start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone))
-        if not orders:
-            continue
-        # the month so far: earlier draws of the month (its days, or a month drawn by hand) and this day
-        month_rows = db.session.scalars(select(RepairSample).where(
-            RepairSample.project_key == project.key, RepairSample.period.startswith(day.strftime("%Y-%m")))).all()
-        population = sum(len(r.population) for r in month_rows) + len(orders)
-        k_month, home_month = module.sample_size(params, "repair", population)
-        k = max(0, min(len(orders), k_month - sum(len(r.sample) for r in month_rows)))
-        home = max(0, min(k, home_month - sum(len(r.home) for r in month_rows)))
-        row = _stored_draw(project, day.isoformat(), orders, (k, home), actor)
-        drawn += [row] if row else []
-    return drawn
+    period = as_of.date().isoformat()
+    if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project.key,
+                                                       RepairSample.period == period)):
+        return None
+    cutoff = start_of_day(as_of.date(), as_of.tzinfo)
+    earliest = cutoff - timedelta(days=DAILY_LOOKBACK_DAYS)
+    earlier = db.session.scalars(select(RepairSample).where(
+        RepairSample.project_key == project.key,
+        RepairSample.created_at >= _aware(earliest) - timedelta(days=DAILY_LOOKBACK_DAYS))).all()
+    seen = {order for row in earlier for order in row.population}
+    orders = [o for o in completed_repairs(project, earliest, cutoff) if o["id"] not in seen]
+    if not orders:
+        return None
+    # the month's draws so far (its days, or a month drawn by hand) and this one keep the profile's rate
+    month_rows = [row for row in earlier if row.period.startswith(period[:7])]
+    k_month, home_month = _policy_module().sample_size(params, "repair",
+                                                       sum(len(r.population) for r in month_rows) + len(orders))
+    k = max(0, min(len(orders), k_month - sum(len(r.sample) for r in month_rows)))
+    home = max(0, min(k, home_month - sum(len(r.home) for r in month_rows)))
+    return _stored_draw(project, period, orders, (k, home), actor)
 
 
 def _stored_draw(project, period: str, orders: list[dict], size, actor: Actor) -> RepairSample | None:

@@ -144,10 +144,10 @@ def test_smp01_flask_huifang_worker_draws_due_samples(flows, app, project):
     assert db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == key)) is not None
 
 
-def _repair_events(client, headers, key: str, completed: list[datetime]) -> list[int]:
+def _repair_events(client, headers, key: str, completed: list[datetime], first_room: int = 0) -> list[int]:
     """Repairs recorded and completed through INTAKE's REST API (no work order): the daily draw's population."""
     ids = []
-    for i, at in enumerate(completed):
+    for i, at in enumerate(completed, start=first_room):
         r = client.post("/api/v1/service-events/", headers=headers, json={
             "project": key, "building": f"{i % 3 + 1}", "room": f"{200 + i}", "category": "repair",
             "content": "卫生间漏水 bathroom leak", "received_at": (at - timedelta(hours=3)).isoformat()})
@@ -167,8 +167,9 @@ def _households(client, headers, key: str, n: int) -> None:
 
 
 def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_rate(flows, client, auth, project):
-    """SMP-04 (P000-3: repair ≥10% within 5 days, HOME ≥20% of visits): the worker draws each closed day's
-    repairs the next day, as many as keep the month at ≥10%; each visit is due 5 days after its repair."""
+    """SMP-04 (P000-3: repair ≥10% within 5 days, HOME ≥20% of visits): once a day the worker draws the repairs
+    completed before that day and not drawn yet, as many as keep the month at ≥10%; each visit is due 5 days
+    after its repair. Late reports and days the worker missed are caught up."""
     from app.services.visits import draw_due_repair_samples
 
     admin, sup = auth("admin"), auth("supervisor")
@@ -176,12 +177,12 @@ def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_ra
     year, month = _a_month_ahead()
     day1 = datetime(year, month, 3, 9, tzinfo=CHINA)
     flows.set(day1)
-    _households(client, admin, key, 12)
+    _households(client, admin, key, 13)
     first = _repair_events(client, admin, key, [day1 + timedelta(hours=h) for h in range(0, 8, 2)])  # 4 repairs
-    assert draw_due_repair_samples() == []  # the day is not over yet
+    assert draw_due_repair_samples() == []  # completed today: tomorrow's draw
     flows.advance(days=1)
     [row] = draw_due_repair_samples()
-    assert row.period == f"{year}-{month:02d}-03" and len(row.population) == 4
+    assert row.period == f"{year}-{month:02d}-04" and len(row.population) == 4
     assert len(row.sample) == 1 and len(row.home) == 1  # ceil(10% × 4) = 1; ceil(20% × 1) = 1 HOME
     assert set(row.population) == {f"E{i}" for i in first}
     assert draw_due_repair_samples() == []  # once per day, whatever the number of sweeps
@@ -192,14 +193,16 @@ def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_ra
     task = tasks(client, auth("agent"), v["instance_id"])["visit"]
     assert datetime.fromisoformat(task["due_at"]) == datetime.fromisoformat(v["due_at"])
 
-    # day 2: 6 more repairs → the month has 10, ceil(10% × 10) = 1 already drawn: none today
-    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(6)])
-    # day 3: 2 more (12 in the month) → ceil(1.2) = 2: one more visit; the worker was down a day
+    # the 4th: 6 repairs, and one of the 3rd reported late; the 5th: 2 more; the worker is down on the 5th
+    late = _repair_events(client, admin, key, [day1 + timedelta(hours=10, minutes=30)], first_room=4)
+    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(6)], first_room=5)
     flows.advance(days=1)
-    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(2)])
+    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(2)], first_room=11)
     flows.advance(days=1)
-    rows = draw_due_repair_samples()
-    assert [(r.period[-2:], len(r.population), len(r.sample)) for r in rows] == [("04", 6, 0), ("05", 2, 1)]
+    [row] = draw_due_repair_samples()
+    # 13 repairs this month → ceil(1.3) = 2 visits, one of them drawn on the 4th
+    assert (row.period[-2:], len(row.population), len(row.sample)) == ("06", 9, 1)
+    assert f"E{late[0]}" in row.population
     assert client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["count"] == 2
 
 
