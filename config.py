@@ -71,3 +71,5 @@ MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 10))
 # A failing message is retried with growing pauses, then left as failed for a person to look at.
 MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", 5))
 MAIL_RETRY_SECONDS = float(os.environ.get("MAIL_RETRY_SECONDS", 60))
+# Where people open the app (e.g. https://huifang.example.com): links in e-mails become absolute.
+PUBLIC_BASE_URL = os.environ.get("HUIFANG_PUBLIC_BASE_URL", "").rstrip("/")

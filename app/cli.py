@@ -146,13 +146,13 @@ def _seal_audit_trail() -> None:
 
 
 def _draw_repair_samples() -> None:
-    """SMP-01: the monthly repair samples that are due (idempotent; a failure is retried next sweep)."""
+    """SMP-01/SMP-04: the repair samples that are due (idempotent; a failure is retried next sweep)."""
     from .extensions import db
     from .services.visits import draw_due_repair_samples
 
     try:
         for row in draw_due_repair_samples():
-            click.echo(f"drew the repair sample of {row.project_key} {row.month}: {len(row.sample)} visit(s)")
+            click.echo(f"drew the repair sample of {row.project_key} {row.period}: {len(row.sample)} visit(s)")
     except Exception as err:
         db.session.rollback()
         click.echo(f"repair sampling failed, retrying: {type(err).__name__}: {err}", err=True)

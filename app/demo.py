@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from .extensions import db
 from .models.visit import Visit
 from .services.engine import get_engine
 from .services.intake import complete_event, ensure_demo_project, record_event
-from .services.visits import complete_task, sample_repairs
+from .services.visits import complete_task, draw_due_repair_samples
 
 STAFF = [
     ("zhang.supervisor", "张", "主管", ["Supervisor"]),
@@ -70,7 +71,6 @@ def load_demo() -> list[str]:
     rng = random.Random(20260601)
     households = sorted(project.households, key=lambda h: h.file_no)
     month_start = clock.now() - timedelta(days=30)
-    repairs = []
     weights = [w for _c, w, _t in CATEGORIES]
     for i in range(EVENTS):
         moment = month_start + timedelta(hours=12 * i + rng.randint(0, 5))
@@ -90,16 +90,14 @@ def load_demo() -> list[str]:
         if category == "complaint" or done_at > clock.now():
             continue
         complete_event(event.id, done_at.isoformat())
-        if category == "repair":
-            repairs.append({"id": f"WO-{event.id}", "household": household.label, "household_id": household.id,
-                            "visitor": rng.choice(VISITORS).username})
 
     visits = db.session.scalars(select(Visit).where(Visit.project_key == project.key).order_by(Visit.id)).all()
     for visit in visits:
         _drive(visit, rng)
-    if repairs:
-        month = month_start.strftime("%Y-%m")
-        sample_repairs(project.key, month, repairs, seed=f"demo-{month}", actor=SUPERVISOR)
+    # SMP-04: the worker drew each day's repairs at the profile's rate (P000-3: 10%, HOME ≥20%), the day after
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    for back in range(30, -1, -1):
+        draw_due_repair_samples(SUPERVISOR, day=(clock.now() - timedelta(days=back)).astimezone(zone).date())
     # The worker ran mid-month: visits overdue by then were escalated; later ones wait for it.
     with clock.using(clock.FrozenClock(month_start + timedelta(days=15))):
         get_engine().fire_due_timers()
@@ -168,5 +166,10 @@ def _drive(visit: Visit, rng: random.Random) -> None:
     if stage < 0.6:
         return  # waiting for review
     _step(visit, "review", SUPERVISOR, {"qualified": satisfied, "comment": "合格" if satisfied else "不合格，转经理"})
-    if not satisfied and stage > 0.8:
-        _step(visit, "manager_opinion", MANAGER, {"opinion": "安排工程部返修并再次回访"})
+    if not satisfied and stage > 0.7:
+        # FLOW-10: the unqualified visit's complaint handling (the call activity), some of it still under way
+        _step(visit, "reply", SUPERVISOR, {"replied_at": clock.now().isoformat(), "reply": "已向业主致歉并说明处理安排"})
+        if stage > 0.8:
+            _step(visit, "resolve", DEPT, {"resolution": "工程部已返修"})
+            _step(visit, "close", SUPERVISOR, {"closing_note": "处理完毕"})
+            _step(visit, "manager_opinion", MANAGER, {"opinion": "安排工程部返修并再次回访"})

@@ -2,6 +2,7 @@
 sample a month of repairs (SMP-01/02). Errors name the field, as in the engine API."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import request
@@ -20,6 +21,7 @@ from .common import engine_errors, json_body, page_args
 CATEGORIES = ["complaint", "repair", "special_service", "help", "emergency_patient", "publication_event",
               "decoration", "survey_item", "other"]
 PROCESSES = ["followup_visit", "complaint_case", "repair_followup"]
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 class VisitApi(BaseApi):
@@ -174,10 +176,12 @@ class VisitApi(BaseApi):
         orders = body.get("orders")
         if not isinstance(orders, list) or not all(isinstance(o, dict) and "id" in o for o in orders):
             problems.append(Problem("orders must be a list of {id, household}", field="orders"))
+        if isinstance(body.get("month"), str) and body["month"].strip() and not MONTH.fullmatch(body["month"]):
+            problems.append(Problem(f"month must be YYYY-MM, not '{body['month']}'", field="month"))
         if problems:
             raise InvalidInput(problems)
         row = service.sample_repairs(body["project"], body["month"], orders, body["seed"], current_actor())
-        return self.response(201, result={"id": row.id, "project": row.project_key, "month": row.month,
+        return self.response(201, result={"id": row.id, "project": row.project_key, "month": row.period,
                                           "seed": row.seed, "population": row.population, "sample": row.sample,
                                           "home": row.home})
 

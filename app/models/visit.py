@@ -96,13 +96,15 @@ class VisitForm(Model):
 
 
 class RepairSample(Model):
-    """One month's repair sampling (SMP-01/02): seed, population and sample kept for audit."""
+    """One draw of repair orders (SMP-01/02, SMP-04): seed, population and sample kept for audit (SMP-10).
+    A month (YYYY-MM) for monthly samples (P002), a day (YYYY-MM-DD) for profiles whose short windows run
+    from each repair's completion (fixed rates, every repair)."""
     __tablename__ = "visit_repair_sample"
-    __table_args__ = (UniqueConstraint("project_key", "month", name="uq_visit_repair_sample_month"),)
+    __table_args__ = (UniqueConstraint("project_key", "period", name="uq_visit_repair_sample_period"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_key: Mapped[str] = mapped_column(String(50))
-    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    period: Mapped[str] = mapped_column(String(10))  # YYYY-MM or YYYY-MM-DD
     seed: Mapped[str] = mapped_column(String(64))
     population: Mapped[list] = mapped_column(JSON)
     sample: Mapped[list] = mapped_column(JSON)

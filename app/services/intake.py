@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from workflows import clock
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
@@ -303,9 +303,51 @@ def record_event(data: dict, received_by: str) -> ServiceEvent:
     case = open_case_of_same_matter(event)
     if case is not None:
         event.duplicate_of_id, event.status = case.id, "duplicate"
+    else:
+        count_repeats(event)
     db.session.add(event)
     db.session.commit()
-    return event if case is not None else announce(event, recorded=True)
+    if case is not None:
+        return event
+    event = announce(event, recorded=True)
+    _announce_repeat(event)
+    return event
+
+
+def count_repeats(event: ServiceEvent) -> None:
+    """FLOW-17/AMB-34: the how-many-th case of its matter (same household, category and subject tag) this
+    event is, kept in ``extra.repeat_count`` for the period statistics; second reports of an open case
+    (duplicates) are not new cases and do not count."""
+    if not event.subject or event.household is None:
+        return
+    earlier = db.session.scalar(select(func.count(ServiceEvent.id)).where(
+        ServiceEvent.household_id == event.household.id, ServiceEvent.category == event.category,
+        ServiceEvent.subject == event.subject, ServiceEvent.duplicate_of_id.is_(None))) or 0
+    if earlier:
+        event.extra = {**(event.extra or {}), "repeat_count": earlier + 1}
+
+
+def repeat_threshold(event: ServiceEvent) -> int | None:
+    """The profile's repeat threshold for the event's category (P000-2: complaints ≥2, repairs ≥3; "以上" is
+    inclusive, FLOW-17), None when the profile sets none."""
+    from .policy import effective_policy
+
+    thresholds = (effective_policy(event.project.key).get("params") or {}).get("repeat_thresholds") or {}
+    return thresholds.get(event.category)
+
+
+def _announce_repeat(event: ServiceEvent) -> None:
+    """A matter reported again as often as the profile's threshold is told to the supervisors and the project
+    head at once (FLOW-17: special attention, analysis, CAPA) instead of waiting for the period statistics."""
+    count = (event.extra or {}).get("repeat_count")
+    threshold = repeat_threshold(event) if count else None
+    if not threshold or count < threshold:
+        return
+    where = event.household.file_no if event.household else event.project.name
+    notify.send(current_app._get_current_object(), recipients=[], roles=["Supervisor", "Manager"],
+                subject=f"重复{'投诉' if event.category == 'complaint' else '报修'} Repeated {event.category}: "
+                        f"{event.subject} ×{count} ({where})",
+                body=event.content, link=f"/serviceeventview/show/{event.id}")
 
 
 def complete_event(event_id: int, completed_at=None) -> ServiceEvent:

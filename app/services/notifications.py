@@ -189,8 +189,11 @@ def build_message(mail: MailOutbox) -> EmailMessage:
     message["Subject"] = note.subject
     message["Message-ID"] = make_msgid(domain="huifang")
     text = note.body or ""
-    if note.link:
-        text = f"{text}\n\n{note.link}" if text else note.link
+    link = note.link
+    if link and link.startswith("/") and config.get("PUBLIC_BASE_URL"):
+        link = config["PUBLIC_BASE_URL"] + link  # the in-app link is relative to the site
+    if link:
+        text = f"{text}\n\n{link}" if text else link
     message.set_content(text, charset="utf-8")
     return message
 

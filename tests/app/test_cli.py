@@ -142,7 +142,16 @@ def test_demo_is_idempotent_and_varied(app_ctx):
     visits = db.session.scalars(select(Visit)).all()
     assert len(visits) >= 40 and len({v.category for v in visits}) >= 5
     assert {"planned", "in_progress", "review", "archived"} <= {v.status for v in visits}
-    assert _count(RepairSample) == 1 and _count(VisitForm) >= 20
+    assert _count(VisitForm) >= 20
+    # SMP-04: 翠苑小区 (P000-3) had its repairs drawn day by day, ≥10% of each month's repairs
+    months: dict[str, list[int]] = {}
+    for row in db.session.scalars(select(RepairSample)):
+        assert len(row.period) == 10  # a day: YYYY-MM-DD
+        totals = months.setdefault(row.period[:7], [0, 0])
+        totals[0], totals[1] = totals[0] + len(row.population), totals[1] + len(row.sample)
+    assert months and all(drawn * 10 >= repairs for repairs, drawn in months.values()), months
+    assert _count(select(Visit).where(Visit.process_key == "repair_followup").subquery()) == sum(
+        drawn for _repairs, drawn in months.values())
 
     second = runner.invoke(args=["huifang", "demo"])
     assert second.exit_code == 0, second.output

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models.visit import RepairSample
 
+from app.services.engine import get_engine
+
 from .helpers import complete, tasks, visit
 
 
@@ -49,7 +51,8 @@ def test_rpr02_unsatisfied_repair_visit_is_reworked_within_24h_and_visited_again
     key = project("p2w", "P002")
     body = {"project": key, "month": "2026-05", "seed": "x", "orders": _orders(3)}
     assert client.post("/api/v1/visits/repair-sample", json=body, headers=sup).status_code == 201
-    v = client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["result"][0]
+    [v] = [v for v in client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["result"]
+           if get_engine().workflow_data(v["instance_id"])["required_method"] == "PHONE"]  # 3 drawn, 2 for HOME
     record = {"visited_at": "2026-05-03T10:00:00+08:00", "method": "PHONE", "satisfied": False, "summary": "漏水 leak"}
     complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], record)
     rework = tasks(client, dept, v["instance_id"])["rework"]
@@ -101,7 +104,7 @@ def test_smp01_the_worker_draws_the_month_on_the_30th_once(flows, client, auth, 
     assert draw_due_repair_samples() == []  # the 29th: not yet
     flows.advance(days=1)
     [row] = draw_due_repair_samples()
-    assert (row.project_key, row.month, len(row.sample), len(row.home)) == (key, f"{year}-{month:02d}", 5, 3)
+    assert (row.project_key, row.period, len(row.sample), len(row.home)) == (key, f"{year}-{month:02d}", 5, 3)
     assert set(row.population) == set(numbers[:7])  # last month's order is not this month's
     assert draw_due_repair_samples() == []  # once per month, whatever the number of sweeps
     sampled = db.session.scalars(select(WorkOrder.number).where(WorkOrder.sampled.is_(True))).all()
@@ -127,7 +130,7 @@ def test_smp01_february_draws_on_its_last_day(flows, project):
     assert draw_due_repair_samples() == []
     flows.advance(days=1)
     [row] = draw_due_repair_samples()
-    assert row.month == f"{year}-02" and len(row.sample) == 1
+    assert row.period == f"{year}-02" and len(row.sample) == 1
 
 
 def test_smp01_flask_huifang_worker_draws_due_samples(flows, app, project):
@@ -139,3 +142,108 @@ def test_smp01_flask_huifang_worker_draws_due_samples(flows, app, project):
     assert result.exit_code == 0, result.output
     assert f"drew the repair sample of {key} {year}-{month:02d}: 1 visit(s)" in result.output
     assert db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == key)) is not None
+
+
+def _repair_events(client, headers, key: str, completed: list[datetime], first_room: int = 0) -> list[int]:
+    """Repairs recorded and completed through INTAKE's REST API (no work order): the daily draw's population."""
+    ids = []
+    for i, at in enumerate(completed, start=first_room):
+        r = client.post("/api/v1/service-events/", headers=headers, json={
+            "project": key, "building": f"{i % 3 + 1}", "room": f"{200 + i}", "category": "repair",
+            "content": "卫生间漏水 bathroom leak", "received_at": (at - timedelta(hours=3)).isoformat()})
+        assert r.status_code == 201, r.json
+        ids.append(r.json["result"]["id"])
+        r = client.post(f"/api/v1/service-events/{ids[-1]}/complete", json={"completed_at": at.isoformat()},
+                        headers=headers)
+        assert r.status_code == 200, r.json
+    return ids
+
+
+def _households(client, headers, key: str, n: int) -> None:
+    for i in range(n):
+        r = client.post("/api/v1/households/", json={"project": key, "building": f"{i % 3 + 1}",
+                                                     "room": f"{200 + i}"}, headers=headers)
+        assert r.status_code == 201, r.json
+
+
+def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_rate(flows, client, auth, project):
+    """SMP-04 (P000-3: repair ≥10% within 5 days, HOME ≥20% of visits): once a day the worker draws the repairs
+    completed before that day and not drawn yet, as many as keep the month at ≥10%; each visit is due 5 days
+    after its repair. Late reports and days the worker missed are caught up."""
+    from app.services.visits import draw_due_repair_samples
+
+    admin, sup = auth("admin"), auth("supervisor")
+    key = project("p3d", "P000-3")
+    year, month = _a_month_ahead()
+    day1 = datetime(year, month, 3, 9, tzinfo=CHINA)
+    flows.set(day1)
+    _households(client, admin, key, 13)
+    first = _repair_events(client, admin, key, [day1 + timedelta(hours=h) for h in range(0, 8, 2)])  # 4 repairs
+    assert draw_due_repair_samples() == []  # completed today: tomorrow's draw
+    flows.advance(days=1)
+    [row] = draw_due_repair_samples()
+    assert row.period == f"{year}-{month:02d}-04" and len(row.population) == 4
+    assert len(row.sample) == 1 and len(row.home) == 1  # ceil(10% × 4) = 1; ceil(20% × 1) = 1 HOME
+    assert set(row.population) == {f"E{i}" for i in first}
+    assert draw_due_repair_samples() == []  # once per day, whatever the number of sweeps
+    [v] = client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["result"]
+    completed_at = day1 + timedelta(hours=2 * first.index(int(row.sample[0][1:])))
+    assert datetime.fromisoformat(v["due_at"]) == datetime(year, month, 8, 23, 59, 59, 999999, tzinfo=CHINA)
+    assert datetime.fromisoformat(v["window_opens"]) == completed_at
+    task = tasks(client, auth("agent"), v["instance_id"])["visit"]
+    assert datetime.fromisoformat(task["due_at"]) == datetime.fromisoformat(v["due_at"])
+
+    # the 4th: 6 repairs, and one of the 3rd reported late; the 5th: 2 more; the worker is down on the 5th
+    late = _repair_events(client, admin, key, [day1 + timedelta(hours=10, minutes=30)], first_room=4)
+    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(6)], first_room=5)
+    flows.advance(days=1)
+    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=10 * i) for i in range(2)], first_room=11)
+    flows.advance(days=1)
+    [row] = draw_due_repair_samples()
+    # 13 repairs this month → ceil(1.3) = 2 visits, one of them drawn on the 4th
+    assert (row.period[-2:], len(row.population), len(row.sample)) == ("06", 9, 1)
+    assert f"E{late[0]}" in row.population
+    assert client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["count"] == 2
+
+
+def test_smp04_every_repair_profile_visits_each_repair_within_its_window(flows, client, auth, project):
+    """P001-C 三.1: every repair is visited within 3 days (rule 'all')."""
+    from app.services.visits import draw_due_repair_samples
+
+    admin = auth("admin")
+    key = project("p1c", "P001-C")
+    year, month = _a_month_ahead()
+    flows.set(datetime(year, month, 10, 15, tzinfo=CHINA))
+    _households(client, admin, key, 3)
+    _repair_events(client, admin, key, [flows.now() + timedelta(minutes=i) for i in range(3)])
+    flows.advance(days=1)
+    [row] = draw_due_repair_samples()
+    assert len(row.sample) == 3 == len(row.population)
+    visits = client.get("/api/v1/visits/?process=repair_followup", headers=auth("supervisor")).json["result"]
+    assert {v["due_at"] for v in visits} == {datetime(year, month, 13, 23, 59, 59, 999999, tzinfo=CHINA)
+                                             .astimezone(ZoneInfo("UTC")).isoformat()}
+
+
+def test_smp02_a_repair_drawn_for_the_home_share_is_visited_at_home(flows, client, auth, project):
+    sup, agent = auth("supervisor"), auth("agent")
+    key = project("p2h", "P002")
+    body = {"project": key, "month": "2026-06", "seed": "home", "orders": _orders(4)}
+    result = client.post("/api/v1/visits/repair-sample", json=body, headers=sup).json["result"]
+    assert len(result["home"]) == 2
+    by_order = {get_engine().workflow_data(v["instance_id"])["repair_order"]: v
+                for v in client.get("/api/v1/visits/?process=repair_followup", headers=sup).json["result"]}
+    home_visit = by_order[result["home"][0]]
+    task = tasks(client, agent, home_visit["instance_id"])["visit"]
+    record = {"visited_at": "2026-06-30T10:00:00+08:00", "method": "PHONE", "satisfied": True, "summary": "满意"}
+    body = complete(client, agent, task, record, status=422)
+    assert [p["field"] for p in body["problems"]] == ["method"] and "HOME" in body["problems"][0]["message"]
+    complete(client, agent, task, {**record, "method": "HOME", "customer_signed": True})
+    phone_visit = by_order[next(o for o in result["sample"] if o not in result["home"])]
+    complete(client, agent, tasks(client, agent, phone_visit["instance_id"])["visit"], record)  # PHONE is fine
+
+
+def test_repair_sample_month_must_be_a_month(flows, client, auth, project):
+    key = project("p2m", "P002")
+    r = client.post("/api/v1/visits/repair-sample", headers=auth("supervisor"),
+                    json={"project": key, "month": "2026-06-30", "seed": "x", "orders": _orders(2)})
+    assert r.status_code == 422 and [p["field"] for p in r.json["problems"]] == ["month"]

@@ -206,3 +206,9 @@ def test_amb34_a_second_report_of_an_open_matter_joins_its_case(client, auth, pr
     again = post(client, auth("agent"), project="cuiyuan", household_id=h.id, category="complaint",
                  severity="MINOR", subject="噪音", content="又有噪音").json["result"]
     assert again["duplicate_of"] is None and again["status"] == "received"
+    # FLOW-17: the matter's 2nd case reaches P000-3's repeat threshold (complaints ≥2): supervisors and the
+    # project head are told at once; another matter of that household is no repeat
+    assert again["extra"]["repeat_count"] == 2 and "repeat_count" not in other["extra"]
+    [repeat] = [n for n in signals["notify"] if n["subject"].startswith("重复投诉")]
+    assert repeat["roles"] == ["Supervisor", "Manager"] and "噪音 ×2" in repeat["subject"]
+    assert repeat["link"] == f"/serviceeventview/show/{again['id']}"

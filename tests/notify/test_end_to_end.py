@@ -50,3 +50,31 @@ def test_fc04_major_complaint_reaches_supervisor_and_manager(notes, flows, proje
         assert len([s for s in subjects if s.startswith("重大投诉")]) == 1, (user, subjects)
         assert "电梯困人 trapped in the lift" in [n["body"] for n in listing["result"]]
     assert client.get("/api/v1/notifications/", headers=auth("agent")).json["count"] == 0
+
+
+def test_flow04_the_due_soon_reminder_and_the_overdue_escalation_are_mailed(smtp, flows, client, auth,
+                                                                           monkeypatch, app_ctx):
+    """FLOW-04: the reminder timer tells the visitor and the overdue timer the supervisors, in the app and by
+    e-mail; the mail links to the inbox task page on the public site."""
+    from tests.flows.helpers import fire_timers, start
+
+    monkeypatch.setitem(app_ctx.config, "PUBLIC_BASE_URL", "https://huifang.example.com")
+    sup = auth("supervisor")
+    v = start(client, sup, category="help")
+    complete(client, sup, tasks(client, sup, v["instance_id"])["plan"], PLAN)  # window 5 days
+    assert send_pending_mail()["sent"] == 1  # FLOW-02's assignment notice
+    visit_task = tasks(client, sup, v["instance_id"])["visit"]
+    flows.advance(days=4)
+    assert fire_timers() == 1
+    assert send_pending_mail() == {"sent": 1, "failed": 0}
+    reminder = smtp.messages[-1]
+    assert reminder["rcpt"] == ["agent@test.local"]
+    assert reminder["message"]["Subject"].startswith("回访即将到期 Visit due soon")
+    assert f"https://huifang.example.com/inbox/task/{visit_task['id']}" in reminder["message"].get_content()
+    flows.advance(days=1, minutes=1)
+    assert fire_timers() == 1
+    assert send_pending_mail()["sent"] >= 1
+    overdue = [m for m in smtp.messages if m["message"]["Subject"].startswith("回访逾期 Visit overdue")]
+    [to_supervisor] = [m for m in overdue if m["rcpt"] == ["supervisor@test.local"]]  # every Supervisor is told
+    assert "agent@test.local" not in [r for m in overdue for r in m["rcpt"]]
+    assert f"https://huifang.example.com/visits/show/{v['id']}" in to_supervisor["message"].get_content()

@@ -34,6 +34,11 @@ EXPECTED_DUE = {
 }
 
 
+# Filing of the period containing T (2024-01-31): P000-1/7 at month end, P000-2/4 on the 10th after the quarter.
+EXPECTED_FILING = {"P000-1": "2024-01-31T23:59:59.999999+08:00", "P000-7": "2024-01-31T23:59:59.999999+08:00",
+                   "P000-2": "2024-04-10T23:59:59.999999+08:00", "P000-4": "2024-04-10T23:59:59.999999+08:00"}
+
+
 def cli_explain(app, *args) -> tuple[int, str]:
     result = app.test_cli_runner().invoke(policy, ["explain", *args])
     return result.exit_code, result.output
@@ -74,6 +79,12 @@ def test_explain_every_profile_and_category_cli_equals_api(code, category, app_c
         assert (from_cli["opens"], from_cli["due"]) == EXPECTED_DUE[(code, category)]
     if seed.get("sla"):
         assert from_cli["reply_due"] and from_cli["resolve_due"]
+    # §2.0: statistics period, filing deadline and repeat thresholds of every profile
+    profile = SHIPPED[code]
+    assert from_cli["statistics_periods"] == profile["statistics"]["periods"]
+    assert from_cli["repeat_threshold"] == profile["repeat_thresholds"].get(category)
+    assert from_cli["min_home_share"] == seed.get("min_home_share", profile.get("min_home_share"))
+    assert from_cli["filing_due"] == EXPECTED_FILING.get(code, "2024-02-10T23:59:59.999999+08:00")  # 10th, next month
 
 
 def test_p003_major_complaint_explain(app_ctx, client, auth):

@@ -167,5 +167,15 @@ def test_p004_6_subtype_windows_safety_two_days_leak_three():
 
 
 def test_optional_profiles_of_section_0_3_ship_too():
-    assert {"P001-F", "P001-P", "P001-R", "P001-Q", "P001-G", "P004-2", "P004-4", "P004-5"} <= set(PROFILES)
+    assert {"P001-F", "P001-M", "P001-P", "P001-R", "P001-Q", "P001-G", "P004-2", "P004-4", "P004-5"} <= set(PROFILES)
     assert PROFILES["P001-Q"]["customer_scoring"] is False  # AMB-15: gas customers are never asked to score
+
+
+def test_p001_m_securities_visits_by_phone_or_face_to_face():
+    """§0.3 P001-M [001-M 三.4]: phone or face-to-face visits by the customer's choice; no window in the seed
+    (the 1-week default of other services, marked defaulted)."""
+    p = PROFILES["P001-M"]
+    result = explain(p, "other", at("2024-01-31T10:00:00+08:00"))
+    assert result["allowed_methods"] == ["PHONE", "HOME"] and result["required_rate"] == 1.0
+    assert result["due"] == "2024-02-07T23:59:59.999999+08:00" and "window" in result["defaulted"]
+    assert explain(p, "complaint", at("2024-01-31T10:00:00+08:00"))["due"] == "2024-02-03T23:59:59.999999+08:00"

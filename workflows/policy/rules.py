@@ -6,8 +6,8 @@ import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .calendar import (DEFAULT_CALENDAR, WorkingCalendar, day_of_month_deadline, period_end, period_start,
-                       require_aware)
+from .calendar import (DEFAULT_CALENDAR, WorkingCalendar, day_of_month_deadline, end_of_day, period_bounds,
+                       period_end, period_start, require_aware)
 from .profiles import SEVERITIES, PolicyError
 
 
@@ -118,6 +118,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def filing_due(params: dict, trigger: datetime) -> datetime:
+    """When the records of the period containing ``trigger`` are filed: the period's last day ("month end",
+    P000-1) or day N of the month after the period (P000-2: the 10th after the quarter); AMB-43 inclusive."""
+    zone = _zone(params)
+    rule = params["filing_deadline"]
+    _first, last = period_bounds(trigger, rule["period"], zone)
+    if rule["day"] == "end":
+        return end_of_day(last, zone)
+    return day_of_month_deadline(end_of_day(last, zone), rule["day"], 1, zone, rule.get("strict", False))
+
+
 def explain(params: dict, category: str, trigger: datetime, *, severity: str | None = None,
             count: int | None = None, calendar: WorkingCalendar | None = None, subtype: str | None = None) -> dict:
     """Everything the profile says about one visit: the JSON of `flask policy explain`.
@@ -161,6 +172,11 @@ def explain(params: dict, category: str, trigger: datetime, *, severity: str | N
         "source": cat.get("source", ""),
         "defaulted": cat.get("defaulted", []),
     }
+    # §2.0 / FLOW-15/17: the period the visit is counted in, when its records are filed, and how often the
+    # same matter may recur before it is a repeat
+    result["statistics_periods"] = params["statistics"]["periods"]
+    result["filing_due"] = _iso(filing_due(params, trigger))
+    result["repeat_threshold"] = params["repeat_thresholds"].get(category)
     if count is not None:
         k, home = sample_size(params, category, count)
         result.update(count=count, sample_size=k, min_home=home)
