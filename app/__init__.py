@@ -143,9 +143,10 @@ def _register_audit(appbuilder: AppBuilder, _l) -> None:
 
     appbuilder.add_view(AuditEntryView, "Audit trail", label=_l("Audit trail"), icon="fa-shield", category="Audit")
     appbuilder.add_view_no_menu(AuditExportView)
-    from .api.retention_api import RetentionApi
+    from .api.retention_api import FileLoanApi, RetentionApi
 
     appbuilder.add_api(RetentionApi)
+    appbuilder.add_api(FileLoanApi)
 
 
 def _template_helpers(app: Flask) -> None:

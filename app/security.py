@@ -14,6 +14,7 @@ RESOURCES = {
     "EngineEvent": ["read"],
     "AuditEntry": ["read", "export"],  # the audit trail (issue 5): auditors only
     "Retention": ["read", "hold", "destroy"],  # RET-14: legal holds, destruction
+    "FileLoan": ["read", "request", "decide"],  # RET-18…21: the borrowing/copying register
 }
 
 READ_ALL = [("Task", "read"), ("ProcessInstance", "read"), ("ProcessModel", "read")]
@@ -38,6 +39,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Auditor": READ_ALL + [("EngineEvent", "read"), ("AuditEntry", "read"), ("AuditEntry", "export"),
                            ("Retention", "read")],
 }
+
+# RET-18…21: anyone working with files may ask; department heads and the project head decide.
+for _role in ("Supervisor", "Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("FileLoan", "request")]
+for _role in ("DepartmentHead", "Manager"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("FileLoan", "decide")]
+for _role in ("Manager", "Archivist", "Auditor", "DepartmentHead"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("FileLoan", "read")]
 
 ROLES = ["Admin", *ROLE_PERMISSIONS]
 

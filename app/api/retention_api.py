@@ -4,7 +4,11 @@ from __future__ import annotations
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
-from ..services import retention
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.intake import FileLoan
+from ..services import file_loans, retention
 from ..services.engine import current_actor, iso
 from .common import engine_errors, json_body
 
@@ -76,3 +80,86 @@ class RetentionApi(BaseApi):
             409: {description: nothing has expired}
         """
         return self.response(201, result={"instance_id": retention.propose_destruction(current_actor())})
+
+
+class FileLoanApi(BaseApi):
+    """文件借阅/复制登记表 (RET-18…21): request, decide, return; the register is the list."""
+    resource_name = "file-loans"
+    class_permission_name = "FileLoan"
+    method_permission_name = {"register": "read", "request_loan": "request", "approve": "decide",
+                              "reject": "decide", "returned": "request"}
+    openapi_spec_tag = "Retention"
+
+    @expose("/", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def register(self):
+        """The borrowing/copying register, newest first.
+        ---
+        get:
+          responses:
+            200: {description: the register}
+        """
+        rows = db.session.scalars(select(FileLoan).order_by(FileLoan.id.desc())).all()
+        return self.response(200, count=len(rows), result=[file_loans.loan_to_dict(r) for r in rows])
+
+    @expose("/", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def request_loan(self):
+        """Ask to view, borrow or copy a household file.
+        ---
+        post:
+          summary: '{"household_id", "kind": view|borrow|copy, "party": internal|external, "purpose", "credentials"}'
+          responses:
+            201: {description: requested}
+            422: {description: a field is missing or wrong}
+        """
+        loan = file_loans.request_loan(json_body(), current_actor())
+        return self.response(201, result=file_loans.loan_to_dict(loan))
+
+    @expose("/<int:loan_id>/approve", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def approve(self, loan_id):
+        """Consent to a request (department head; project head for external parties and key customers' copies).
+        ---
+        post:
+          summary: 'Approve: {"note"}'
+          responses:
+            200: {description: approved}
+            403: {description: not the right approver, or one's own request}
+        """
+        loan = file_loans.decide(loan_id, current_actor(), True, json_body().get("note"))
+        return self.response(200, result=file_loans.loan_to_dict(loan))
+
+    @expose("/<int:loan_id>/reject", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def reject(self, loan_id):
+        """Refuse a request.
+        ---
+        post:
+          summary: 'Reject: {"note"}'
+          responses:
+            200: {description: rejected}
+        """
+        loan = file_loans.decide(loan_id, current_actor(), False, json_body().get("note"))
+        return self.response(200, result=file_loans.loan_to_dict(loan))
+
+    @expose("/<int:loan_id>/return", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def returned(self, loan_id):
+        """The file came back (or the viewing/copying is done).
+        ---
+        post:
+          responses:
+            200: {description: returned}
+        """
+        return self.response(200, result=file_loans.loan_to_dict(file_loans.return_loan(loan_id, current_actor())))

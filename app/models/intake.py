@@ -155,3 +155,25 @@ class WorkOrder(Model):
 
     def __repr__(self) -> str:
         return self.number
+
+
+class FileLoan(Model):
+    """文件借阅/复制登记表 (RET-18…21): every viewing, borrowing or copying of a household file, with its approval."""
+    __tablename__ = "intake_file_loan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("intake_household.id", name="fk_intake_file_loan_household"),
+                                              index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # view | borrow | copy
+    party: Mapped[str] = mapped_column(String(10))  # internal | external (police, court, lawyer … RET-19)
+    requester: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(Text)
+    credentials: Mapped[str | None] = mapped_column(String(300))  # external: introduction letter / ID
+    status: Mapped[str] = mapped_column(String(10), default="requested", index=True)
+    approver: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    household: Mapped[Household] = relationship()

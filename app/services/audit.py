@@ -237,13 +237,13 @@ def visit_trail(visit_id: int) -> tuple[object, list[AuditEntry]]:
 # ---------------------------------------------------------------- what gets recorded
 
 def _model_classes():
-    from ..models.intake import Customer, Household, Project, ServiceEvent, WorkOrder
+    from ..models.intake import Customer, FileLoan, Household, Project, ServiceEvent, WorkOrder
     from ..models.policy import PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion
     from ..models.visit import RepairSample, Visit, VisitForm
 
     sm = current_app.appbuilder.sm
-    return (Project, Household, Customer, ServiceEvent, WorkOrder, Visit, VisitForm, RepairSample, PolicyProfile,
-            PolicyProfileVersion, ProjectPolicyVersion, sm.user_model, sm.role_model)
+    return (Project, Household, Customer, ServiceEvent, WorkOrder, FileLoan, Visit, VisitForm, RepairSample,
+            PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion, sm.user_model, sm.role_model)
 
 
 # Bookkeeping FAB changes on every login: not an auditable change of the user.
