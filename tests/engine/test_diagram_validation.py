@@ -261,3 +261,27 @@ def test_flow_to_a_missing_element_names_the_flow_and_line(rejected, two_step):
     [problem] = [p for p in problems if p.element_id == "f4"]
     assert "targetRef points to 'end_gone'" in problem.message
     assert problem.line == _line_of(broken, b'id="f4"')
+
+
+def test_a_called_processs_user_tasks_and_forms_become_part_of_the_callers_version(engine, session, two_step):
+    """A call activity's user tasks get their role, form and due date from the called version; a changed
+    called process makes a new caller version; a form name meaning two things is refused."""
+    from tests.conftest import ADMIN
+    from tests.engine.diagrams import open_tasks
+    from workflows.errors import InvalidDiagram
+
+    xml, forms = two_step
+    engine.deploy("two_step", xml, forms, OWNER)
+    version = engine.deploy("caller", caller("two_step"), {}, OWNER)
+    assert {"visit", "review"} <= set(version.user_tasks) and set(forms) <= set(version.forms)
+    instance = engine.start("caller", ADMIN, {"household": "C-1"})
+    [task] = open_tasks(session, instance.id)
+    assert (task.bpmn_id, task.role, task.form_key) == ("visit", "Agent", "visit.schema.json")
+    assert task.due_at is not None
+    assert engine.deploy("caller", caller("two_step"), {}, OWNER).number == version.number  # nothing changed
+    engine.deploy("two_step", xml.replace(b'name="Two step"', b'name="Two steps"'), forms, OWNER)
+    assert engine.deploy("caller", caller("two_step"), {}, OWNER).number == version.number + 1
+    clash = {"visit.schema.json": {"type": "object", "properties": {"other": {"type": "string"}}}}
+    with pytest.raises(InvalidDiagram) as err:
+        engine.deploy("caller", caller("two_step"), clash, OWNER)
+    assert err.value.problems[0].field == "visit.schema.json" and "two_step" in err.value.problems[0].message
