@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from workflows import clock
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.policy.calendar import add_months, end_of_day
 
 from ..extensions import db
-from workflows.policy.calendar import add_months, end_of_day
 
 DEFAULT_YEARS = 2  # RET-01: 回访记录表 / 月回访汇总表 kept two years
 
@@ -144,13 +144,13 @@ def propose_destruction(actor) -> int:
 
 def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) -> list:
     """Completing the witness step destroys what is still destroyable: a hold placed meanwhile wins."""
-    from ..models.visit import DestructionEntry, Visit
     from workflows.models import EngineEvent
+
+    from ..models.visit import DestructionEntry, Visit
+    from .engine import get_engine
 
     if bpmn_id != "witness":
         return []
-    from .engine import get_engine
-
     flow = get_engine().workflow_data(instance_id)
     steps = dict(db.session.execute(select(EngineEvent.detail["bpmn_id"].as_string(), EngineEvent.actor).where(
         EngineEvent.instance_id == instance_id, EngineEvent.kind == "task_completed")).all())
