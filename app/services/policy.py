@@ -89,6 +89,7 @@ def create_profile_version(code: str, params: dict, user: str, reason: str,
     profile.name, profile.domain, profile.source = params["name"], params["domain"], params["source"]
     db.session.add(version)
     db.session.commit()
+    _retention_follows(f"profile {code} v{number}: {reason}")
     return version
 
 
@@ -114,7 +115,15 @@ def set_project_policy(project_key: str, profile_code: str, overrides: dict | No
                                number=number, created_by=user, created_at=_now(), reason=reason)
     db.session.add(row)
     db.session.commit()
+    _retention_follows(f"project {project_key} policy v{number}: {reason}")
     return row
+
+
+def _retention_follows(reason: str) -> None:
+    """Filed records follow a changed retention period (issue 5)."""
+    from .retention import recalculate_retention
+
+    recalculate_retention(reason)
 
 
 def _project_default_code(project_key: str) -> str:

@@ -64,6 +64,8 @@ def _stamp_and_guard(session: Session, _context, _instances) -> None:
             continue  # the witnessed destruction itself (RET-14)
         if isinstance(obj, Visit) and obj not in session.deleted and _changed(obj) <= HOLD_FIELDS:
             continue  # placing or releasing a legal hold is allowed on a filed record
+        if isinstance(obj, Visit) and session.info.get(_RECALCULATING) and _changed(obj) <= {"retain_until"}:
+            continue  # a changed retention period applies to filed records too
         filed = _filed_at(visit) if visit is not None else None
         if filed is not None:
             what = f"visit form {obj.serial}" if isinstance(obj, VisitForm) else f"visit #{visit.id}"
@@ -85,6 +87,37 @@ def _changed(obj) -> set[str]:
 
 HOLD_FIELDS = {"legal_hold", "legal_hold_reason"}
 _DESTROYING = "huifang_destroying_visits"
+_RECALCULATING = "huifang_recalculating_retention"
+
+
+def recalculate_retention(reason: str) -> int:
+    """A changed retention period (a new profile version or project override) applies to what is already
+    filed: every archived, not destroyed visit gets ``retain_until`` recomputed from its ``archived_at``;
+    each change is in the trail with before/after, and one entry says why. Returns how many changed."""
+    from flask import current_app
+
+    from ..models.visit import Visit
+    from .audit import record
+
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    years: dict[str | None, int] = {}
+    changed = 0
+    db.session.info[_RECALCULATING] = True
+    try:
+        for visit in db.session.scalars(select(Visit).where(Visit.archived_at.is_not(None),
+                                                            Visit.destroyed_at.is_(None))):
+            if visit.project_key not in years:
+                years[visit.project_key] = retention_years(visit.project_key)
+            until = retain_until(_utc(visit.archived_at), years[visit.project_key], zone)
+            if visit.retain_until is None or _utc(visit.retain_until) != until:
+                visit.retain_until = until
+                changed += 1
+        if changed:
+            record("retention.recalculated", target_type="visit", details={"visits": changed, "reason": reason})
+        db.session.commit()
+    finally:
+        db.session.info.pop(_RECALCULATING, None)
+    return changed
 DESTRUCTION_PROCESS = "record_destruction"
 
 

@@ -105,3 +105,36 @@ def test_destruction_is_proposed_approved_witnessed_and_registered_and_a_hold_bl
                            json={"reason": "结案 case closed"})
     assert released.status_code == 200
     assert keep["id"] in {e["visit_id"] for e in client.get("/api/v1/retention/expired", headers=archivist).json["result"]}
+
+
+def test_a_changed_retention_period_recalculates_filed_records_with_an_audit_entry(flows, client, auth, project):
+    from sqlalchemy import select
+
+    from app.models.audit import AuditEntry
+    from app.services.policy import set_project_policy
+    from workflows.policy import PolicyError
+
+    key = project("ret", "P000-3")
+    sup, agent = auth("supervisor"), auth("agent")
+    v = start(client, sup, category="help", project=key)
+    complete(client, sup, tasks(client, sup, v["instance_id"])["plan"], {**PLAN, "method": "HOME"})
+    complete(client, agent, tasks(client, agent, v["instance_id"])["visit"], VISIT)
+    complete(client, sup, tasks(client, sup, v["instance_id"])["review"], {"qualified": True, "comment": "合格"})
+    row = db.session.get(Visit, v["id"])
+    two_years = row.retain_until
+    with pytest.raises(PolicyError, match="visit_record_years"):  # validated like every profile parameter
+        set_project_policy(key, "P000-3", {"retention": {"visit_record_years": "three"}}, "owner", "typo")
+    db.session.rollback()
+    set_project_policy(key, "P000-3", {"retention": {"visit_record_years": 3}}, "owner", "集团档案制度调整")
+    db.session.expire_all()
+    row = db.session.get(Visit, v["id"])
+    assert row.retain_until.year == two_years.year + 1 and row.status == "archived"
+    changes = db.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "visit",
+                                                         AuditEntry.target_id == str(v["id"]),
+                                                         AuditEntry.action == "update")
+                                  .order_by(AuditEntry.id)).all()
+    assert set(changes[-1].details["after"]) == {"retain_until"}  # the recalculation, with before and after
+    assert changes[-1].details["before"]["retain_until"] != changes[-1].details["after"]["retain_until"]
+    why = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.recalculated")
+                             .order_by(AuditEntry.id)).all()[-1]
+    assert "集团档案制度调整" in why.details["reason"] and why.details["visits"] >= 1
