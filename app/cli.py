@@ -121,6 +121,7 @@ def worker(once, poll):
             if fired:
                 click.echo(f"fired {fired} timer(s)")
             _draw_repair_samples()
+            _start_filings()
             _seal_audit_trail()
             _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
@@ -131,6 +132,19 @@ def worker(once, poll):
         for sig, handler in previous.items():  # leave the caller's handlers as they were
             signal.signal(sig, handler)
     click.echo("worker stopped")
+
+
+def _start_filings() -> None:
+    """RET-02/AMB-09: each project's filing task of the current period (idempotent)."""
+    from .extensions import db
+    from .services.retention import start_due_filings
+
+    try:
+        for key in start_due_filings():
+            click.echo(f"filing task started: {key}")
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"starting filing tasks failed, retrying: {type(err).__name__}: {err}", err=True)
 
 
 def _seal_audit_trail() -> None:

@@ -280,4 +280,26 @@ DESTRUCTION = {
     ],
 }
 
-SPECS = [FOLLOWUP, COMPLAINT, REPAIR, DESTRUCTION]
+FILING = {
+    "id": "record_filing", "name": "回访记录归档 Filing the visit records", "pool": "归档 Filing",
+    "doc": "RET-02/AMB-09: the period's visit records are filed with the custodian by the profile's filing "
+           "deadline (P000-1 month end, P000-3 the 10th of the next month, P000-2/4 the 10th after the quarter).",
+    "lanes": [ARCHIVIST],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "本期开始 Period begins", "lane": "lane_archivist", "col": 0},
+        {"id": "file", "kind": "user", "name": "归档本期回访记录 File the period's visit records",
+         "lane": "lane_archivist", "col": 1, "form": "record_filing.file.schema.json", "due": "filing_due",
+         "doc": "RET-02: file the period's 回访记录表 and sign-out sheets; filing after the deadline is recorded as late.",
+         "instructions": "将本期回访记录表及签收表交档案室归档。File the period's visit record forms and sign-out sheets."},
+        {"id": "record_lateness", "kind": "script", "name": "记录是否逾期 Record lateness", "lane": "lane_archivist",
+         "col": 2, "script": "filed_at = now().isoformat()\nlate = now() > datetime.fromisoformat(filing_due)"},
+        {"id": "filed", "kind": "end", "name": "已归档 Filed", "lane": "lane_archivist", "col": 3},
+    ],
+    "flows": [
+        ("to_file", "start", "file", None, None),
+        ("to_lateness", "file", "record_lateness", None, None),
+        ("to_filed", "record_lateness", "filed", None, None),
+    ],
+}
+
+SPECS = [FOLLOWUP, COMPLAINT, REPAIR, DESTRUCTION, FILING]

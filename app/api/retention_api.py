@@ -16,7 +16,8 @@ from .common import engine_errors, json_body
 class RetentionApi(BaseApi):
     resource_name = "retention"
     class_permission_name = "Retention"
-    method_permission_name = {"hold": "hold", "release": "hold", "expired": "read", "destroy": "destroy"}
+    method_permission_name = {"hold": "hold", "release": "hold", "expired": "read", "destroy": "destroy",
+                              "list_filings": "read"}
     openapi_spec_tag = "Retention"
 
     @expose("/visits/<int:visit_id>/hold", methods=["POST"])
@@ -66,6 +67,20 @@ class RetentionApi(BaseApi):
         return self.response(200, count=len(rows), result=[
             {"visit_id": v.id, "serial": v.serial, "category": v.category, "archived_at": iso(v.archived_at),
              "retain_until": iso(v.retain_until)} for v in rows])
+
+    @expose("/filings", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def list_filings(self):
+        """The filing register (RET-02/AMB-09): each project's periods, deadline, filed when, late or not.
+        ---
+        get:
+          responses:
+            200: {description: the filings}
+        """
+        rows = retention.filings()
+        return self.response(200, count=len(rows), result=rows)
 
     @expose("/destruction", methods=["POST"])
     @protect(allow_browser_login=True)

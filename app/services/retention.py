@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 
 from workflows import clock
@@ -209,6 +209,65 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
     finally:
         db.session.info.pop(_DESTROYING, None)
     return visits
+
+
+# ---------------------------------------------------------------- filing deadlines (RET-02, AMB-09)
+
+FILING_PROCESS = "record_filing"
+_FILING_LOCK = 0x46494C45  # pg_advisory_xact_lock key: workers take turns starting filing tasks
+
+
+def start_due_filings() -> list[str]:
+    """Every project gets one filing task per period of its profile's filing rule, due at the profile's
+    deadline; ``flask huifang worker`` calls this each sweep (idempotent: one task per project and period)."""
+    from workflows.engine import Actor
+    from workflows.models import ProcessInstance
+    from workflows.policy.calendar import period_bounds
+    from workflows.policy.rules import filing_due
+
+    from ..models.intake import Project
+    from .engine import get_engine
+    from .visits import _effective_policy
+
+    started = []
+    for project in db.session.scalars(select(Project).order_by(Project.key)).all():
+        params = _effective_policy(project.key).get("params") or {}
+        rule = params.get("filing_deadline")
+        if not rule:
+            continue
+        zone = ZoneInfo(params.get("timezone") or "Asia/Shanghai")
+        first, last = period_bounds(clock.now(), rule["period"], zone)
+        key = f"filing:{project.key}:{first:%Y-%m-%d}"
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FILING_LOCK})
+        if db.session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == key).limit(1)):
+            db.session.rollback()
+            continue
+        get_engine().start(FILING_PROCESS, Actor("system", frozenset({"Archivist"})), {
+            "project": project.key, "period_start": first.isoformat(), "period_end": last.isoformat(),
+            "filing_due": filing_due(params, clock.now()).isoformat()}, business_key=key)
+        started.append(key)
+    return started
+
+
+def filings() -> list[dict]:
+    """The filing register: each project's periods, their deadline, when filed, and whether late."""
+    from workflows.models import ProcessInstance
+
+    from .engine import get_engine, iso
+
+    engine = get_engine()
+    rows = []
+    for instance in db.session.scalars(select(ProcessInstance).where(
+            ProcessInstance.business_key.like("filing:%")).order_by(ProcessInstance.id.desc())).all():
+        data = engine.workflow_data(instance.id)
+        rows.append({"project": data.get("project"), "period_start": data.get("period_start"),
+                     "period_end": data.get("period_end"), "filing_due": data.get("filing_due"),
+                     "filed_at": data.get("filed_at"), "late": data.get("late"),
+                     "forms_filed": data.get("forms_filed"), "status": instance.status,
+                     "overdue": instance.status == "running" and _utc(datetime.fromisoformat(data["filing_due"]))
+                     < clock.now(), "instance_id": instance.id, "started_at": iso(instance.started_at)})
+    return rows
 
 
 def _utc(value: datetime) -> datetime:

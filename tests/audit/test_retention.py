@@ -138,3 +138,32 @@ def test_a_changed_retention_period_recalculates_filed_records_with_an_audit_ent
     why = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.recalculated")
                              .order_by(AuditEntry.id)).all()[-1]
     assert "集团档案制度调整" in why.details["reason"] and why.details["visits"] >= 1
+
+
+def test_amb09_each_period_gets_one_filing_task_due_at_the_profiles_deadline_and_late_filing_shows(
+        flows, client, auth, project):
+    from app.services.retention import start_due_filings
+
+    key = project("fil", "P000-3")  # RET-02: before the 10th of the next month
+    flows.set(datetime(2027, 3, 15, 9, tzinfo=CHINA))
+    started = [k for k in start_due_filings() if k.startswith(f"filing:{key}:")]
+    assert started == [f"filing:{key}:2027-03-01"]
+    assert not [k for k in start_due_filings() if k.startswith(f"filing:{key}:")]  # once per period
+    archivist = auth("archivist")
+    register = [f for f in client.get("/api/v1/retention/filings", headers=archivist).json["result"]
+                if f["project"] == key]
+    [march] = register
+    assert datetime.fromisoformat(march["filing_due"]) == datetime(2027, 4, 10, 23, 59, 59, 999999, tzinfo=CHINA)
+    task = tasks(client, archivist, march["instance_id"])["file"]
+    assert task["role"] == "Archivist"
+    flows.set(datetime(2027, 4, 11, 9, tzinfo=CHINA))  # a day after the deadline
+    march = [f for f in client.get("/api/v1/retention/filings", headers=archivist).json["result"]
+             if f["instance_id"] == march["instance_id"]][0]
+    assert march["overdue"] is True
+    body = complete(client, archivist, task, {"filed": False, "forms_filed": 12}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["filed"]
+    complete(client, archivist, task, {"filed": True, "forms_filed": 12, "location": "档案柜 3-2"})
+    filed = [f for f in client.get("/api/v1/retention/filings", headers=archivist).json["result"]
+             if f["instance_id"] == march["instance_id"]][0]
+    assert filed["late"] is True and filed["status"] == "completed" and filed["forms_filed"] == 12
+    assert [k for k in start_due_filings() if k.startswith(f"filing:{key}:")] == [f"filing:{key}:2027-04-01"]
