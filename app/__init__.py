@@ -139,9 +139,12 @@ def _register_notify(appbuilder: AppBuilder, _l) -> None:
 
 def _register_audit(appbuilder: AppBuilder, _l) -> None:
     """AUDIT: the hash-chained trail, read-only, for auditors (issue 5)."""
-    from .views.audit_views import AuditEntryView, AuditExportView
+    from .views.audit_views import AuditEntryView, AuditExportView, DestructionRegisterView, FileLoanView
 
     appbuilder.add_view(AuditEntryView, "Audit trail", label=_l("Audit trail"), icon="fa-shield", category="Audit")
+    appbuilder.add_view(DestructionRegisterView, "Destruction register", label=_l("Destruction register"),
+                        icon="fa-trash", category="Audit")
+    appbuilder.add_view(FileLoanView, "File loans", label=_l("File loans"), icon="fa-book", category="Audit")
     appbuilder.add_view_no_menu(AuditExportView)
     from .api.retention_api import FileLoanApi, RetentionApi
 

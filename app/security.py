@@ -58,7 +58,7 @@ ROLE_MENUS: dict[str, list[str]] = {
     "ProcessOwner": ["Processes", "Process models", "Instances"],
     "Supervisor": ["Work", "My tasks", "Processes", "Process models", "Instances"],
     "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events",
-                "Audit trail"],
+                "Audit trail", "Destruction register", "File loans"],
 }
 for _role in ("Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
     ROLE_MENUS[_role] = ["Work", "My tasks", "Processes", "Instances"]
@@ -91,6 +91,13 @@ for _role, _pairs in _INTAKE_GRANTS.items():
     ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + _INTAKE_MENUS
     if ("WorkOrder", "import") in _pairs:
         ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Import work orders"]
+
+
+# RET-14, RET-18…21: the registers under Audit for those who keep or decide them.
+for _role, _menus in {"Archivist": ["Audit", "Destruction register", "File loans"],
+                      "Manager": ["Audit", "Destruction register", "File loans"],
+                      "DepartmentHead": ["Audit", "File loans"]}.items():
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + _menus
 
 
 def permission_name(action: str) -> str:

@@ -13,6 +13,8 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..models.audit import AuditEntry
+from ..models.intake import FileLoan
+from ..models.visit import DestructionEntry
 from ..services.audit import record, trail_query, visit_trail
 
 COLUMNS = ["id", "seq", "at", "actor", "action", "target_type", "target_id", "ip", "request_id", "source",
@@ -94,3 +96,37 @@ def _trail_or_404(visit_id: int):
     if visit is None:
         abort(404)
     return visit, entries
+
+
+class DestructionRegisterView(ModelView):
+    """文件/记录销毁登记表 (RET-14): read-only for everyone, kept permanently."""
+    route_base = "/audit/destruction-register"
+    datamodel = SQLAInterface(DestructionEntry)
+    class_permission_name = "Retention"
+    method_permission_name = {"list": "read", "show": "read"}
+    base_permissions = ["can_read"]
+    base_order = ("id", "desc")
+    list_columns = ["batch", "visit_id", "serials", "category", "retain_until", "proposed_by", "approved_by",
+                    "witnessed_by", "method", "destroyed_at"]
+    search_columns = ["batch", "visit_id", "category", "destroyed_at"]
+    label_columns = {"batch": _l("Batch"), "visit_id": _l("Visit"), "serials": _l("Form no."),
+                     "category": _l("Category"), "retain_until": _l("Kept until"), "proposed_by": _l("Proposed by"),
+                     "approved_by": _l("Approved by"), "witnessed_by": _l("Witnessed by"), "method": _l("Method"),
+                     "destroyed_at": _l("Destroyed at")}
+
+
+class FileLoanView(ModelView):
+    """文件借阅/复制登记表 (RET-18…21): the register; requests and decisions go through the API."""
+    route_base = "/audit/file-loans"
+    datamodel = SQLAInterface(FileLoan)
+    class_permission_name = "FileLoan"
+    method_permission_name = {"list": "read", "show": "read"}
+    base_permissions = ["can_read"]
+    base_order = ("id", "desc")
+    list_columns = ["household", "kind", "party", "requester", "purpose", "status", "approver", "requested_at",
+                    "decided_at", "returned_at"]
+    search_columns = ["household", "kind", "party", "requester", "status", "approver", "requested_at"]
+    label_columns = {"household": _l("Household"), "kind": _l("Kind"), "party": _l("Party"),
+                     "requester": _l("Requested by"), "purpose": _l("Purpose"), "status": _l("Status"),
+                     "approver": _l("Decided by"), "requested_at": _l("Requested at"), "decided_at": _l("Decided at"),
+                     "returned_at": _l("Returned at")}

@@ -39,6 +39,8 @@ PAGES = [
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
     ("audit trail", "/audit/trail/list/", ("AuditEntry", "read"), 'id="filter_form"'),
     ("audit export", "/audit/export.csv?action=login", ("AuditEntry", "export"), "content_hash"),
+    ("destruction register", "/audit/destruction-register/list/", ("Retention", "read"), 'id="filter_form"'),
+    ("file loans", "/audit/file-loans/list/", ("FileLoan", "read"), 'id="filter_form"'),
 ]
 
 
