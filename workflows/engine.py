@@ -32,6 +32,7 @@ from .errors import (Conflict, EngineError, Forbidden, InvalidDiagram, InvalidFo
                      ScriptFailed)
 from .models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 from .sandbox import SandboxScriptEngine, SandboxViolation
+from .statements import Prebuilt, Step, delete_by_ids, multi_row_insert, numbered, numbered_ids, run_batch
 
 SYSTEM = "system"
 # The instance whose steps run right now, for script functions the app supplies (e.g. a notification
@@ -144,25 +145,51 @@ class _WorkflowCache:
             self._items.clear()
 
 
-# The statements of every step, built once and run on the session's connection: SQLAlchemy then
-# reuses their compiled SQL, and the ORM's per-statement bookkeeping (a third of a step's CPU) is skipped.
-_INSERT = {model: insert(model.__table__) for model in (HumanTask, Timer, EngineEvent)}
-_instances, _tasks, _timers = ProcessInstance.__table__, HumanTask.__table__, Timer.__table__
-# SET takes the columns named in the parameters; the WHERE parameters are named apart from them.
-_INSERT_INSTANCE = insert(_instances).returning(_instances.c.id)
-_INSTANCE_ROW = select(_instances.c.id, _instances.c.version_id, _instances.c.lock_version,
-                       _instances.c.business_key, _instances.c.status).where(_instances.c.id == bindparam("id"))
-_TASK_TO_COMPLETE = (
+# The statements of every step, built once and run on the DBAPI cursor of the session's connection
+# (see statements.py): the ORM's and the execution context's per-statement bookkeeping is skipped.
+_instances, _tasks, _timers, _events = (ProcessInstance.__table__, HumanTask.__table__, Timer.__table__,
+                                        EngineEvent.__table__)
+# The columns each new row of a step gives (wf_event ids come from the database).
+_ROW_COLUMNS = {
+    HumanTask: tuple(_tasks.c.keys()),
+    Timer: tuple(_timers.c.keys()),
+    EngineEvent: tuple(key for key in _events.c.keys() if key != "id"),
+}
+_INSERT = {model: multi_row_insert(model.__table__, columns) for model, columns in _ROW_COLUMNS.items()}
+_INSERT_INSTANCE = Prebuilt(insert(_instances).values(
+    {key: bindparam(key, type_=_instances.c[key].type) for key in (
+        "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
+        "updated_at", "ended_at")}).returning(_instances.c.id))
+_INSTANCE_ROW = Prebuilt(select(_instances.c.id, _instances.c.version_id, _instances.c.lock_version,
+                                _instances.c.business_key, _instances.c.status)
+                         .where(_instances.c.id == bindparam("id")))
+_TASK_TO_COMPLETE = Prebuilt(
     select(_tasks.c.id, _tasks.c.bpmn_id, _tasks.c.name, _tasks.c.role, _tasks.c.assignee, _tasks.c.form_key,
            _instances.c.id.label("instance_id"), _instances.c.version_id, _instances.c.lock_version,
            _instances.c.business_key, _instances.c.status)
     .join_from(_tasks, _instances, _tasks.c.instance_id == _instances.c.id)
     .where(_tasks.c.id == bindparam("id")))
-_STATE = select(_instances.c.state, _instances.c.lock_version).where(_instances.c.id == bindparam("id"))
-_WRITE_STATE = update(_instances).where(_instances.c.id == bindparam("_id"),
-                                        _instances.c.lock_version == bindparam("_old"))
-_DELETE_TASKS = delete(_tasks).where(_tasks.c.id.in_(bindparam("ids", expanding=True)))
-_DELETE_TIMERS = delete(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)))
+_STATE = Prebuilt(select(_instances.c.state, _instances.c.lock_version).where(_instances.c.id == bindparam("id")))
+_DELETE_TASKS, _DELETE_TIMERS = delete_by_ids(_tasks), delete_by_ids(_timers)
+_LATEST_VERSION_ID = Prebuilt(
+    select(ProcessVersion.__table__.c.id).join_from(ProcessVersion.__table__, ProcessModel.__table__)
+    .where(ProcessModel.__table__.c.key == bindparam("key"))
+    .order_by(ProcessVersion.__table__.c.number.desc()).limit(1))
+
+
+def _write_state_statement(columns: frozenset[str]) -> Prebuilt:
+    """The guarded UPDATE of an instance's document, setting these columns besides state/lock_version/updated_at;
+    the WHERE parameters are named apart from them."""
+    statement = _WRITE_STATE.get(columns)
+    if statement is None:
+        names = ("state", "lock_version", "updated_at", *sorted(columns))
+        statement = _WRITE_STATE[columns] = Prebuilt(
+            update(_instances).where(_instances.c.id == bindparam("_id"), _instances.c.lock_version == bindparam("_old"))
+            .values({name: bindparam(name, type_=_instances.c[name].type) for name in names}))
+    return statement
+
+
+_WRITE_STATE: dict[frozenset[str], Prebuilt] = {}
 
 
 @dataclass
@@ -176,34 +203,49 @@ class _InstanceRow:
     status: str
 
 
-class _PendingRows:
-    """Task, timer and event rows of the running operation, written at commit with one multi-row
-    INSERT per table: the ORM's unit of work costs more CPU than the rest of a step."""
+class _PendingWrites:
+    """The writes of the running operation, sent together: the instance UPDATE and the DELETEs of
+    finished task and timer rows (each with the rowcount it must have), then the new task, timer and
+    event rows as one multi-row INSERT per table. On PostgreSQL they go in one round trip (pipeline);
+    the server still runs them in this order, so the instance row is locked before any task row."""
 
     ORDER = (HumanTask, Timer, EngineEvent)
+    CHUNK = 100  # rows per INSERT: bounds the statements built per count and their parameters
 
     def __init__(self):
+        self._statements: list[Step] = []
         self._rows: list[tuple[type, dict]] = []
 
     def add(self, model, **values) -> None:
         self._rows.append((model, values))
 
-    def mark(self) -> int:
-        return len(self._rows)
+    def statement(self, step: Step) -> None:
+        self._statements.append(step)
 
-    def discard_after(self, mark: int) -> None:
-        del self._rows[mark:]
+    def mark(self) -> tuple[int, int]:
+        return len(self._statements), len(self._rows)
+
+    def discard_after(self, mark: tuple[int, int]) -> None:
+        del self._statements[mark[0]:]
+        del self._rows[mark[1]:]
 
     def clear(self) -> None:
+        self._statements.clear()
         self._rows.clear()
 
-    def write(self, session: Session) -> None:
-        connection = session.connection()
+    def write(self, session: Session, mark: tuple[int, int] = (0, 0)) -> None:
+        """Send what was added after ``mark`` (everything by default); raises the first rowcount mismatch."""
+        steps = self._statements[mark[0]:]
+        rows = self._rows[mark[1]:]
+        self.discard_after(mark)
         for model in self.ORDER:
-            rows = [values for kind, values in self._rows if kind is model]
-            if rows:
-                connection.execute(_INSERT[model], rows)
-        self._rows.clear()
+            of_model = [values for kind, values in rows if kind is model]
+            columns = _ROW_COLUMNS[model]
+            for first in range(0, len(of_model), self.CHUNK):
+                chunk = of_model[first:first + self.CHUNK]
+                steps.append(Step(_INSERT[model][len(chunk)], numbered(chunk, columns)))
+        if steps:
+            run_batch(session.connection(), steps)
 
 
 class Engine:
@@ -216,23 +258,23 @@ class Engine:
         self.codec = StateCodec()
         self._versions: dict[int, LoadedVersion] = {}
         self._workflows = _WorkflowCache(cache_size)
-        self._rows = _PendingRows()
+        self._writes = _PendingWrites()
 
     # ------------------------------------------------------------------ transactions
     def _commit(self) -> None:
         try:
-            self._rows.write(self.session)
+            self._writes.write(self.session)
             self.session.commit()
         except Exception:
             self._rollback()
             raise
 
     def _rollback(self) -> None:
-        self._rows.clear()
+        self._writes.clear()
         self.session.rollback()
 
     def _event(self, kind: str, actor: Actor | str, instance_id=None, task_id=None, version_id=None, **detail):
-        self._rows.add(EngineEvent, at=clock.now(), actor=actor if isinstance(actor, str) else actor.username,
+        self._writes.add(EngineEvent, at=clock.now(), actor=actor if isinstance(actor, str) else actor.username,
                        kind=kind, instance_id=instance_id, task_id=task_id, version_id=version_id, detail=detail)
 
     def _record_error(self, actor: Actor, instance_id, task_id, err: Exception) -> None:
@@ -350,6 +392,13 @@ class Engine:
             raise NotFound(f"process model '{model_key}' has no deployed version")
         return version
 
+    def _latest_version_id(self, model_key: str) -> int:
+        """As latest_version, reading only the id (the ORM object would load the whole diagram)."""
+        version_id = _LATEST_VERSION_ID.first(self.session.connection(), {"key": model_key})
+        if version_id is None:
+            raise NotFound(f"process model '{model_key}' has no deployed version")
+        return version_id.id
+
     def loaded_version(self, version_id: int) -> LoadedVersion:
         loaded = self._versions.get(version_id)
         if loaded is None:
@@ -370,10 +419,7 @@ class Engine:
     def start(self, model_key: str, actor: Actor, data: dict | None = None, business_key: str | None = None,
               version_id: int | None = None) -> ProcessInstance:
         _check_data_keys(data or {})
-        version_row = self.session.get(ProcessVersion, version_id) if version_id else self.latest_version(model_key)
-        if version_row is None:
-            raise NotFound(f"process version {version_id} does not exist")
-        version = self.loaded_version(version_row.id)
+        version = self.loaded_version(version_id or self._latest_version_id(model_key))
         workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
         # Start data goes on the start task, so every later task inherits it.
         workflow.get_next_task(state=TaskState.READY).set_data(**(data or {}))
@@ -382,11 +428,11 @@ class Engine:
             now = clock.now()
             status = "completed" if workflow.is_completed() else "running"
             # One INSERT with the first state (the id comes back with it); lock_version starts at 1.
-            instance_id = self.session.connection().execute(_INSERT_INSTANCE, {
+            instance_id = _INSERT_INSTANCE.first(self.session.connection(), {
                 "version_id": version.id, "business_key": business_key, "status": status,
                 "state": self.codec.dumps(workflow), "lock_version": 1, "started_by": actor.username,
                 "started_at": now, "updated_at": now, "ended_at": now if status == "completed" else None,
-            }).scalar_one()
+            }).id
             instance = _InstanceRow(instance_id, version.id, 1, business_key, status)
             self._event("instance_started", actor, instance_id=instance_id, version_id=version.id,
                         process=version.process_key, number=version.number, business_key=business_key)
@@ -406,6 +452,7 @@ class Engine:
         workflow.cancel()
         with self._rolled_back_on_error(actor, instance.id, None):
             self._write_state(instance, workflow, status="cancelled", ended_at=clock.now(), end_reason=reason.strip())
+            self._writes.write(self.session)  # the instance row first: its lock orders concurrent writers
             self.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance.id))
             self.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
             self._event("instance_cancelled", actor, instance_id=instance.id, version_id=version.id,
@@ -420,7 +467,7 @@ class Engine:
         return instance
 
     def _instance_row(self, instance_id: int) -> _InstanceRow:
-        row = self.session.connection().execute(_INSTANCE_ROW, {"id": instance_id}).first()
+        row = _INSTANCE_ROW.first(self.session.connection(), {"id": instance_id})
         if row is None:
             raise NotFound(f"process instance {instance_id} does not exist")
         return _InstanceRow(*row)
@@ -440,7 +487,10 @@ class Engine:
         from the row (document and lock_version read together, so they always match)."""
         workflow = self._workflows.take(instance.id, instance.lock_version)
         if workflow is None:
-            state, instance.lock_version = self.session.connection().execute(_STATE, {"id": instance.id}).one()
+            row = _STATE.first(self.session.connection(), {"id": instance.id})
+            if row is None:
+                raise NotFound(f"process instance {instance.id} does not exist")
+            state, instance.lock_version = row
             workflow = self.codec.loads(state, version.spec, version.subprocess_specs)
             workflow.script_engine = self.script_engine  # never the default engine after a restore
         return workflow
@@ -543,7 +593,7 @@ class Engine:
 
     def complete(self, task_id: str, actor: Actor, data: dict | None = None) -> ProcessInstance:
         data = dict(data or {})
-        task_row = self.session.connection().execute(_TASK_TO_COMPLETE, {"id": task_id}).first()
+        task_row = _TASK_TO_COMPLETE.first(self.session.connection(), {"id": task_id})
         if task_row is None:
             done = self.session.scalar(select(EngineEvent).where(
                 EngineEvent.kind == "task_completed", EngineEvent.task_id == task_id).limit(1))
@@ -618,7 +668,7 @@ class Engine:
 
     def _fire_instance_timers(self, instance_id: int, actor: Actor):
         savepoint = self.session.begin_nested()
-        mark = self._rows.mark()
+        mark = self._writes.mark()
         try:
             instance = self._instance_row(instance_id)
             version = self.loaded_version(instance.version_id)
@@ -633,20 +683,21 @@ class Engine:
             for tid in fired:
                 self._event("timer_fired", actor, instance_id=instance.id, task_id=tid)
             self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
+            self._writes.write(self.session, mark)  # inside the savepoint: a conflict undoes this instance only
             savepoint.commit()
         except Conflict:
             savepoint.rollback()
-            self._rows.discard_after(mark)
+            self._writes.discard_after(mark)
             return 0, instance_id, None, None
         except DBAPIError as err:
             savepoint.rollback()
-            self._rows.discard_after(mark)
+            self._writes.discard_after(mark)
             if _is_transient(err):  # a deadlock or serialization failure: retry on the next sweep
                 return 0, instance_id, None, None
             raise
         except Exception as err:  # this instance only; the rest of the batch goes on
             savepoint.rollback()
-            self._rows.discard_after(mark)
+            self._writes.discard_after(mark)
             self._event("error", actor, instance_id=instance_id, message=str(err) or type(err).__name__,
                         element_id=getattr(err, "element_id", None))
             # A timer whose script fails would fail again at once: push it back an hour.
@@ -691,11 +742,14 @@ class Engine:
     def _write_state(self, instance: ProcessInstance, workflow, **values) -> None:
         old = instance.lock_version
         state, now = self.codec.dumps(workflow), clock.now()
-        done = self.session.connection().execute(
-            _WRITE_STATE, {"_id": instance.id, "_old": old, "state": state, "lock_version": old + 1,
-                           "updated_at": now, **values})
-        if done.rowcount != 1:  # the caller rolls back (the whole operation, or its savepoint)
-            raise Conflict(f"instance {instance.id} was changed by someone else; reload and try again")
+        instance_id = instance.id
+        # Sent with the step's other writes; a mismatch raises there and the caller rolls back (the whole
+        # operation, or its savepoint).
+        self._writes.statement(Step(
+            _write_state_statement(frozenset(values)),
+            {"_id": instance_id, "_old": old, "state": state, "lock_version": old + 1, "updated_at": now, **values},
+            expect=1, mismatch=lambda: Conflict(f"instance {instance_id} was changed by someone else; "
+                                                "reload and try again")))
         instance.lock_version = old + 1
         instance.status = values.get("status", instance.status)
         # The row changed behind the ORM's back: a loaded object of it must not keep (or flush) old values.
@@ -714,11 +768,12 @@ class Engine:
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         gone = [tid for tid in existing_tasks if tid not in ready]
         if gone:
-            # The instance row is locked by the update above, so this runs after any concurrent
+            # The instance row is locked by the update before, so this runs after any concurrent
             # change of the instance: a row already gone means someone else finished it first.
-            removed = self.session.connection().execute(_DELETE_TASKS, {"ids": gone}).rowcount
-            if removed != len(gone):
-                raise Conflict(f"instance {instance.id}: a task was completed by someone else")
+            instance_id = instance.id
+            self._writes.statement(Step(
+                _DELETE_TASKS[len(gone)], numbered_ids(gone), expect=len(gone),
+                mismatch=lambda: Conflict(f"instance {instance_id}: a task was completed by someone else")))
             self._forget(HumanTask, gone)
         for tid, task in ready.items():
             if tid not in existing_tasks:
@@ -727,11 +782,11 @@ class Engine:
             waiting = self._waiting_timers(workflow)
             stale = [tid for tid in existing_timers if tid not in waiting]
             if stale:
-                self.session.connection().execute(_DELETE_TIMERS, {"ids": stale})
+                self._writes.statement(Step(_DELETE_TIMERS[len(stale)], numbered_ids(stale)))
                 self._forget(Timer, stale)
             for tid, (task, fire_at) in waiting.items():
                 if tid not in existing_timers:
-                    self._rows.add(Timer, id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
+                    self._writes.add(Timer, id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
                                    name=task.task_spec.bpmn_name, fire_at=fire_at)
         if completed:
             self._event("instance_completed", actor, instance_id=instance.id, version_id=version.id)
@@ -756,7 +811,7 @@ class Engine:
         except Exception as err:
             raise ScriptFailed(f"task {spec.bpmn_id}: due date or assignee expression failed: {err}",
                                element_id=spec.bpmn_id) from err
-        self._rows.add(
+        self._writes.add(
             HumanTask, id=str(task.id), instance_id=instance.id, bpmn_id=spec.bpmn_id,
             name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, role=info.get("role"), assignee=assignee,
             form_key=info.get("form"), due_at=due_at, business_key=instance.business_key,
