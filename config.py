@@ -56,6 +56,8 @@ LANGUAGES = {
     "en": {"flag": "gb", "name": "English"},
 }
 TIMEZONE = os.environ.get("HUIFANG_TIMEZONE", "Asia/Shanghai")
+# Inbox: a task due within this many hours is highlighted as due soon.
+HUIFANG_DUE_SOON_HOURS = int(os.environ.get("HUIFANG_DUE_SOON_HOURS", 48))
 
 # Timer worker: how often an idle worker looks for due timers.
 WORKER_POLL_SECONDS = float(os.environ.get("HUIFANG_WORKER_POLL_SECONDS", 5))

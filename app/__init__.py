@@ -62,18 +62,25 @@ def _register(appbuilder: AppBuilder) -> None:
     from flask_babel import lazy_gettext as _l
 
     from .api.engine_api import EventApi, InstanceApi, ProcessModelApi, TaskApi
-    from .views.engine_views import (EngineEventView, InboxView, InstanceView, ProcessModelView,
-                                     ProcessVersionView)
+    from .views.engine_views import EngineEventView, InstanceView, ProcessModelView, ProcessVersionView
+    from .views.inbox_views import InboxView, install_task_badge
+    from .views.print_views import PrintView
 
     appbuilder.add_view(InboxView, "My tasks", label=_l("My tasks"), icon="fa-inbox", category="Work",
                         category_label=_l("Work"))
+    appbuilder.add_link("Team workload", href="/inbox/team", label=_l("Team workload"), icon="fa-users",
+                        category="Work")
+    appbuilder.add_view(PrintView, "Print forms", label=_l("Print forms"), icon="fa-print", category="Work")
+    install_task_badge()
     appbuilder.add_view(ProcessModelView, "Process models", label=_l("Process models"), icon="fa-sitemap",
                         category="Processes", category_label=_l("Processes"))
     appbuilder.add_view_no_menu(ProcessVersionView)
     appbuilder.add_view(InstanceView, "Instances", label=_l("Instances"), icon="fa-cogs", category="Processes")
     appbuilder.add_view(EngineEventView, "Engine events", label=_l("Engine events"), icon="fa-history",
                         category="Audit", category_label=_l("Audit"))
-    for api in (TaskApi, InstanceApi, ProcessModelApi, EventApi):
+    from .api.inbox_api import InboxApi
+
+    for api in (TaskApi, InboxApi, InstanceApi, ProcessModelApi, EventApi):
         appbuilder.add_api(api)
     _register_intake(appbuilder, _l)
     _register_policy(appbuilder, _l)

@@ -155,6 +155,19 @@ for _role in ROLE_PERMISSIONS:
                                                      else []) + ["Notifications"]
 
 
+# INBOX and PRINT (issue 4): everyone who works visits prints the 回访记录表 (blank to sign it out,
+# filled for the file) and the sign-out sheet; supervisors see the team's workload ("reassign").
+RESOURCES["VisitForm"] = RESOURCES["VisitForm"] + ["print"]
+for _role in ("Supervisor", "Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("VisitForm", "print")]
+for _role in ("Supervisor", "Manager"):
+    if ("Task", "reassign") not in ROLE_PERMISSIONS[_role]:
+        ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Task", "reassign")]
+    ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Team workload"]
+for _role in ("Supervisor", "Agent", "Manager", "Archivist"):
+    ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Print forms"]
+
+
 def security_manager_class():
     """FAB's security manager, recording logins and failed logins in the audit trail (issue 5)."""
     from flask_appbuilder.security.sqla.manager import SecurityManager

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from benchlib import (DEFAULT_DATABASE_URL, bench_engine, drop_schema, human_bytes, machine_info,  # noqa: E402
                       machine_lines, settle, summary_ms, write_section)
-from workflows.engine import Actor, _open_task_branches, count_open_tasks, open_tasks_query  # noqa: E402
+from workflows.engine import Actor, open_task_branches, count_open_tasks, open_tasks_query  # noqa: E402
 from workflows.models import HumanTask  # noqa: E402
 
 SECTION = "inbox_bench"
@@ -253,7 +253,7 @@ COUNT_CAP = 1000
 
 def capped_count(session, actor: Actor, scope: str, cap: int = COUNT_CAP) -> int:
     """Proposed API total: at most ``cap`` rows per branch, one statement ("1000+" in the UI)."""
-    branches = [select(HumanTask.id).where(branch).limit(cap) for branch in _open_task_branches(actor, scope, None)]
+    branches = [select(HumanTask.id).where(branch).limit(cap) for branch in open_task_branches(actor, scope, None)]
     if not branches:
         return 0
     return session.scalar(select(func.count()).select_from(union_all(*branches).subquery()))

@@ -90,6 +90,8 @@ def build(spec: dict) -> str:
                        f'      <bpmn:script>{escape(n["script"])}</bpmn:script>\n    </bpmn:scriptTask>')
         elif kind == "user":
             props = {"formJsonSchemaFilename": n["form"]}
+            if n.get("ui_form"):
+                props["formUiSchemaFilename"] = n["ui_form"]
             if n.get("due"):
                 props["dueAt"] = n["due"]
             if n.get("assignee"):

@@ -67,7 +67,8 @@ FOLLOWUP = {
          "doc": "FLOW-04: the window closes at the planner's window or the policy due (visit_window), whichever is "
                 "first; a due-soon reminder fires at three quarters of the window."},
         {"id": "visit", "kind": "user", "name": "回访并记录 Visit and record", "lane": "lane_agent", "col": 3,
-         "form": "followup_visit.visit.schema.json", "due": "visit_due", "assignee": "visitor",
+         "form": "followup_visit.visit.schema.json", "ui_form": "followup_visit.visit.ui.json", "due": "visit_due",
+         "assignee": "visitor",
          "doc": "FLOW-05/06/07/08: visit within the window (optional appointment), record unreachable/refused with "
                 "a reason (001-S), resolve on the spot or promise a reply time; HOME visits need the customer's "
                 "signature (AMB-27); the visitor signs and returns the form.",

@@ -870,7 +870,7 @@ def _jsonable(value):
     return str(value)
 
 
-def _open_task_branches(actor: Actor, scope: str, process: str | None):
+def open_task_branches(actor: Actor, scope: str, process: str | None):
     """One condition per index path: my assigned tasks, and each of my roles' unclaimed tasks.
 
     An OR across them makes PostgreSQL scan and sort every visible row; separate branches each read
@@ -892,7 +892,7 @@ def _inbox_order(columns):
 def open_tasks_query(actor: Actor, scope: str = "all", limit: int = 50, offset: int = 0, process: str | None = None):
     """One page of the open tasks an actor sees: 'mine' (assigned to me), 'roles' (unclaimed, for my
     roles) or 'all', soonest due first."""
-    branches = _open_task_branches(actor, scope, process)
+    branches = open_task_branches(actor, scope, process)
     if not branches:
         return select(HumanTask).where(false())
     window = limit + offset
@@ -906,4 +906,4 @@ def open_tasks_query(actor: Actor, scope: str = "all", limit: int = 50, offset: 
 def count_open_tasks(session: Session, actor: Actor, scope: str = "all", process: str | None = None) -> int:
     """How many open tasks the actor sees; the branches are disjoint, so their counts add up."""
     return sum(session.scalar(select(func.count()).select_from(HumanTask).where(branch))
-               for branch in _open_task_branches(actor, scope, process))
+               for branch in open_task_branches(actor, scope, process))

@@ -1,9 +1,9 @@
-"""What every API module shares: engine errors as JSON, the JSON body, paging arguments."""
+"""What every API module shares: engine errors as JSON, the JSON body, paging arguments, PDF downloads."""
 from __future__ import annotations
 
 import functools
 
-from flask import request
+from flask import Response, request
 
 from workflows.errors import EngineError, InvalidInput, Problem
 
@@ -40,3 +40,9 @@ def page_args(default_limit: int = 50) -> tuple[int, int]:
     except ValueError:
         raise InvalidInput(Problem("limit and offset must be whole numbers", field="limit")) from None
     return limit, offset
+
+
+def pdf_response(document) -> Response:
+    """A rendered document (app.services.printing.Document) as a download."""
+    return Response(document.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename={document.filename}"})

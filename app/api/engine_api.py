@@ -159,11 +159,10 @@ class TaskApi(BaseApi):
           responses:
             200: {description: reassigned}
         """
+        from ..services.inbox import reassign
+
         body = json_body()
-        to_user = body.get("to")
-        if not to_user or self.appbuilder.sm.find_user(username=to_user) is None:
-            raise InvalidInput(Problem(f"no user named '{to_user}'", field="to"))
-        task = get_engine().reassign(task_id, current_actor(), to_user, body.get("reason", ""))
+        task = reassign(task_id, current_actor(), body.get("to") or "", body.get("reason", ""))
         return self.response(200, result=task_to_dict(task))
 
 

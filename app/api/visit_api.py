@@ -14,9 +14,10 @@ from workflows.errors import InvalidInput, NotFound, Problem
 
 from ..extensions import db
 from ..models.visit import Visit
+from ..services import printing
 from ..services import visits as service
 from ..services.engine import current_actor
-from .common import engine_errors, json_body, page_args
+from .common import engine_errors, json_body, page_args, pdf_response
 
 CATEGORIES = ["complaint", "repair", "special_service", "help", "emergency_patient", "publication_event",
               "decoration", "survey_item", "other"]
@@ -189,8 +190,41 @@ class VisitApi(BaseApi):
 class VisitFormApi(BaseApi):
     resource_name = "visit-forms"
     class_permission_name = "VisitForm"
-    method_permission_name = {"void": "void"}
+    method_permission_name = {"void": "void", "record_pdf": "print", "signout_pdf": "print"}
     openapi_spec_tag = "Visits"
+
+    @expose("/record/<int:visit_id>.pdf", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def record_pdf(self, visit_id):
+        """The 回访记录表 of a visit as PDF.
+        ---
+        get:
+          summary: 'blank=1 for the form to sign out (header only), else filled from the flow; the print is audited'
+          parameters:
+          - {in: path, name: visit_id, required: true, schema: {type: integer}}
+          - {in: query, name: blank, schema: {type: boolean}}
+          responses:
+            200: {description: application/pdf}
+        """
+        blank = request.args.get("blank") in ("1", "true", "yes")
+        return pdf_response(printing.visit_record(visit_id, blank=blank, username=current_actor().username))
+
+    @expose("/signout.pdf", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def signout_pdf(self):
+        """The 回访记录签收表 of a project and month as PDF.
+        ---
+        get:
+          summary: 'project=<key>&period=YYYY-MM; the print is audited'
+          responses:
+            200: {description: application/pdf}
+        """
+        return pdf_response(printing.signout_sheet(request.args.get("project", ""), request.args.get("period", ""),
+                                                   username=current_actor().username))
 
     @expose("/<int:form_id>/void", methods=["POST"])
     @protect(allow_browser_login=True)

@@ -1,66 +1,61 @@
-"""Turning a task's JSON Schema into HTML form fields and posted values back into typed data."""
+"""Task forms between the browser and the engine: what the page's form renderer needs
+(app/static/js/schema_form.js draws the fields from the JSON Schema and its UI hints), and posted
+values turned back into typed data for the schema check."""
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 
-def form_fields(schema: dict | None) -> list[dict]:
-    """Flat fields of an object schema, in declaration order, with what the template needs."""
-    if not schema:
-        return []
-    required = set(schema.get("required", []))
-    fields = []
-    for name, prop in (schema.get("properties") or {}).items():
-        kind = prop.get("type", "string")
-        widget = "text"
-        if "enum" in prop:
-            widget = "select"
-        elif kind == "boolean":
-            widget = "boolean"
-        elif kind in ("integer", "number"):
-            widget = "number"
-        elif prop.get("format") == "date":
-            widget = "date"
-        elif prop.get("format") == "date-time":
-            widget = "datetime"
-        elif prop.get("maxLength", 0) > 200 or prop.get("x-widget") == "textarea":
-            widget = "textarea"
-        fields.append({"name": name, "title": prop.get("title", name), "description": prop.get("description"),
-                       "widget": widget, "options": prop.get("enum", []), "required": name in required})
-    return fields
+def _properties(schema: dict | None) -> dict:
+    return (schema or {}).get("properties") or {}
 
 
 def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Shanghai") -> dict:
     """Typed values from a posted HTML form; empty optional fields are left out.
 
+    A value that does not parse is kept as posted, so the schema check reports it by field name.
     A browser's datetime-local value has no offset: it is read in the company's time zone.
     """
     data = {}
-    for field in form_fields(schema):
-        raw = posted.get(field["name"])
+    for name, prop in _properties(schema).items():
+        raw = posted.get(name)
         if raw is None or raw == "":
             continue
-        prop = schema["properties"][field["name"]]
         kind = prop.get("type", "string")
         if kind == "boolean":
-            data[field["name"]] = raw in ("true", "on", "1", "yes")
-        elif kind == "integer":
+            data[name] = raw in ("true", "on", "1", "yes")
+        elif kind in ("integer", "number"):
             try:
-                data[field["name"]] = int(raw)
+                data[name] = int(raw) if kind == "integer" else float(raw)
             except ValueError:
-                data[field["name"]] = raw  # the schema check reports it by name
-        elif kind == "number":
+                data[name] = raw
+        elif prop.get("format") == "date-time" and "+" not in raw and not raw.endswith("Z"):
             try:
-                data[field["name"]] = float(raw)
+                data[name] = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone_name)).isoformat()
             except ValueError:
-                data[field["name"]] = raw
-        elif field["widget"] == "datetime" and "+" not in raw and not raw.endswith("Z"):
-            try:
-                local = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone_name))
-                data[field["name"]] = local.isoformat()
-            except ValueError:
-                data[field["name"]] = raw
+                data[name] = raw
         else:
-            data[field["name"]] = raw
+            data[name] = raw
     return data
+
+
+def form_spec(form: dict, values: dict, errors: dict, timezone_name: str = "Asia/Shanghai") -> dict:
+    """Everything the form renderer draws: schema, UI hints, current values (date-times in the
+    company's local time, as a datetime-local field shows them) and the server's field errors."""
+    schema = form.get("schema") or {"type": "object", "properties": {}}
+    shown = dict(values)
+    for name, prop in _properties(schema).items():
+        if prop.get("format") == "date-time" and isinstance(shown.get(name), str):
+            shown[name] = _local_input(shown[name], timezone_name)
+    return {"schema": schema, "ui": form.get("ui_schema") or {}, "values": shown, "errors": errors}
+
+
+def _local_input(value: str, timezone_name: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m-%dT%H:%M")

@@ -257,6 +257,9 @@ def complete_task(task_id: str, actor: Actor, data: dict):
     bpmn_id, instance_id, process = task.bpmn_id, task.instance_id, task.process_key
     if (process, bpmn_id) in (("followup_visit", "plan"), ("followup_visit", "visit"), ("repair_followup", "visit")):
         check_visitor_and_method(bpmn_id, engine.workflow_data(instance_id), data)
+    from .drafts import discard
+
+    discard(task_id)  # in the completion's transaction: a refused completion keeps the draft
     instance = engine.complete(task_id, actor, data)
     if process == "record_destruction":  # RET-14: the witnessed step destroys the records
         from .retention import after_destruction_step

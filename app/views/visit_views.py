@@ -17,6 +17,7 @@ class VisitView(ModelView):
     method_permission_name = READ_ONLY
     base_permissions = ["can_read"]
     base_order = ("id", "desc")
+    show_template = "visit_show.html"
     list_columns = ["id", "serial", "category", "household", "visitor", "method", "due_at", "status", "result"]
     show_columns = ["id", "serial", "category", "severity", "project_key", "household", "service_event_id",
                     "process_key", "instance_id", "visitor", "method", "window_opens", "due_at", "result",

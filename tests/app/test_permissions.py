@@ -29,11 +29,20 @@ API = [
     ("validate", "POST", "/api/v1/process-models/validate", {}, ("ProcessModel", "deploy")),
     ("deploy", "POST", "/api/v1/process-models/no_such_model/deploy", {}, ("ProcessModel", "deploy")),
     ("list events", "GET", "/api/v1/events/", None, ("EngineEvent", "read")),
+    ("inbox page", "GET", "/api/v1/inbox/?scope=roles", None, ("Task", "read")),
+    ("inbox counts", "GET", "/api/v1/inbox/counts", None, ("Task", "read")),
+    ("team workload", "GET", "/api/v1/inbox/workload", None, ("Task", "reassign")),
+    ("read draft", "GET", f"/api/v1/inbox/drafts/{NO_TASK}", None, ("Task", "work")),
+    ("print visit record", "GET", "/api/v1/visit-forms/record/999999.pdf", None, ("VisitForm", "print")),
+    ("print sign-out sheet", "GET", "/api/v1/visit-forms/signout.pdf?project=none&period=2024-01", None,
+     ("VisitForm", "print")),
 ]
 
 # (name, path, needed, text only the permitted page shows)
 PAGES = [
     ("inbox", "/inbox/", ("Task", "read"), 'id="my-tasks"'),
+    ("team workload page", "/inbox/team", ("Task", "reassign"), 'id="workload-people"'),
+    ("print page", "/print/", ("VisitForm", "print"), 'id="signout-form"'),
     ("models page", "/processmodelview/list/", ("ProcessModel", "read"), "followup_visit"),
     ("instances page", "/instanceview/list/", ("ProcessInstance", "read"), 'id="filter_form"'),
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
