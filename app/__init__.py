@@ -153,6 +153,9 @@ def _register_audit(appbuilder: AppBuilder, _l) -> None:
                         icon="fa-trash", category="Audit")
     appbuilder.add_view(FileLoanView, "File loans", label=_l("File loans"), icon="fa-book", category="Audit")
     appbuilder.add_view_no_menu(AuditExportView)
+    from .views.retention_views import RetentionView
+
+    appbuilder.add_view(RetentionView, "Retention", label=_l("Retention"), icon="fa-archive", category="Audit")
     from .api.retention_api import FileLoanApi, RetentionApi
 
     appbuilder.add_api(RetentionApi)

@@ -13,7 +13,7 @@ RESOURCES = {
     "ProcessModel": ["read", "deploy"],
     "EngineEvent": ["read"],
     "AuditEntry": ["read", "export"],  # the audit trail (issue 5): auditors only
-    "Retention": ["read", "hold", "destroy"],  # RET-14: legal holds, destruction
+    "Retention": ["read", "hold", "destroy", "file"],  # RET-14: legal holds, destruction; AMB-10 filing
     "FileLoan": ["read", "request", "decide"],  # RET-18…21: the borrowing/copying register
 }
 
@@ -34,7 +34,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
                        ("Retention", "hold")],
     "VP": WORK,
     "QualityDept": WORK,
-    "Archivist": WORK + [("Retention", "read"), ("Retention", "hold"), ("Retention", "destroy")],
+    "Archivist": WORK + [("Retention", "read"), ("Retention", "hold"), ("Retention", "destroy"),
+                         ("Retention", "file")],
     # 审计: read-only everywhere, including the trail.
     "Auditor": READ_ALL + [("EngineEvent", "read"), ("AuditEntry", "read"), ("AuditEntry", "export"),
                            ("Retention", "read")],
@@ -58,7 +59,7 @@ ROLE_MENUS: dict[str, list[str]] = {
     "ProcessOwner": ["Processes", "Process models", "Instances"],
     "Supervisor": ["Work", "My tasks", "Processes", "Process models", "Instances"],
     "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events",
-                "Audit trail", "Destruction register", "File loans"],
+                "Audit trail", "Destruction register", "File loans", "Retention"],
 }
 for _role in ("Agent", "DepartmentHead", "Manager", "VP", "QualityDept", "Archivist"):
     ROLE_MENUS[_role] = ["Work", "My tasks", "Processes", "Instances"]
@@ -94,8 +95,8 @@ for _role, _pairs in _INTAKE_GRANTS.items():
 
 
 # RET-14, RET-18…21: the registers under Audit for those who keep or decide them.
-for _role, _menus in {"Archivist": ["Audit", "Destruction register", "File loans"],
-                      "Manager": ["Audit", "Destruction register", "File loans"],
+for _role, _menus in {"Archivist": ["Audit", "Destruction register", "File loans", "Retention"],
+                      "Manager": ["Audit", "Destruction register", "File loans", "Retention"],
                       "DepartmentHead": ["Audit", "File loans"]}.items():
     ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + _menus
 

@@ -1,14 +1,18 @@
 """REST API for retention (issue 5, RET-14): legal holds, expired records, starting a destruction."""
 from __future__ import annotations
 
+from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
 from sqlalchemy import select
 
+from workflows.errors import InvalidInput, Problem
+
 from ..extensions import db
-from ..models.intake import FileLoan
-from ..services import file_loans, retention
+from ..models.intake import FileLoan, Project
+from ..models.retention import RetainedRecord
+from ..services import file_loans, retention, retention_records
 from ..services.engine import current_actor, iso
 from .common import engine_errors, json_body
 
@@ -17,7 +21,8 @@ class RetentionApi(BaseApi):
     resource_name = "retention"
     class_permission_name = "Retention"
     method_permission_name = {"hold": "hold", "release": "hold", "expired": "read", "destroy": "destroy",
-                              "list_filings": "read"}
+                              "list_filings": "read", "list_records": "read", "file": "file",
+                              "hold_record": "hold", "release_record": "hold"}
     openapi_spec_tag = "Retention"
 
     @expose("/visits/<int:visit_id>/hold", methods=["POST"])
@@ -64,9 +69,84 @@ class RetentionApi(BaseApi):
             200: {description: the records}
         """
         rows = retention.expired_visits()
-        return self.response(200, count=len(rows), result=[
+        records = retention_records.expired()
+        return self.response(200, count=len(rows) + len(records), result=[
             {"visit_id": v.id, "serial": v.serial, "category": v.category, "archived_at": iso(v.archived_at),
-             "retain_until": iso(v.retain_until)} for v in rows])
+             "retain_until": iso(v.retain_until)} for v in rows], records=[retention_records.to_dict(r)
+                                                                           for r in records])
+
+    @expose("/records", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def list_records(self):
+        """Retained records beyond visits (AMB-10).
+        ---
+        get:
+          summary: "Sign-out sheets, monthly summaries, former customers' files, call recordings (filter record_class, project)"
+          responses:
+            200: {description: the records}
+        """
+        query = select(RetainedRecord).order_by(RetainedRecord.id.desc())
+        if request.args.get("record_class"):
+            query = query.where(RetainedRecord.record_class == request.args["record_class"])
+        if request.args.get("project"):
+            query = query.where(RetainedRecord.project_key == request.args["project"])
+        rows = db.session.scalars(query.limit(500)).all()
+        return self.response(200, count=len(rows), result=[retention_records.to_dict(r) for r in rows])
+
+    @expose("/records", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def file(self):
+        """File a record of a retention class (e.g. a call recording).
+        ---
+        post:
+          summary: '{record_class, reference, project?, title?}: its removal date comes from the profile'
+          responses:
+            201: {description: the filed record}
+            422: {description: unknown class or no reference}
+        """
+        body = json_body()
+        project = body.get("project") or None
+        if project is not None and db.session.scalar(select(Project.id).where(Project.key == project)) is None:
+            raise InvalidInput(Problem(f"no project with key {project!r}", field="project"))
+        record = retention_records.file_record(body.get("record_class", ""), body.get("reference") or "",
+                                               project_key=project, title=body.get("title"),
+                                               filed_by=current_actor().username)
+        db.session.commit()
+        return self.response(201, result=retention_records.to_dict(record))
+
+    @expose("/records/<int:record_id>/hold", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def hold_record(self, record_id):
+        """Place a legal hold on a retained record.
+        ---
+        post:
+          summary: 'Legal hold: {"reason"}'
+          responses:
+            200: {description: held}
+        """
+        record = retention_records.place_hold(record_id, json_body().get("reason"))
+        return self.response(200, result=retention_records.to_dict(record))
+
+    @expose("/records/<int:record_id>/release", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def release_record(self, record_id):
+        """Release a legal hold on a retained record.
+        ---
+        post:
+          summary: 'Release: {"reason"}'
+          responses:
+            200: {description: released}
+        """
+        record = retention_records.release_hold(record_id, json_body().get("reason"))
+        return self.response(200, result=retention_records.to_dict(record))
 
     @expose("/filings", methods=["GET"])
     @protect(allow_browser_login=True)

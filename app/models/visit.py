@@ -115,13 +115,15 @@ class RepairSample(Model):
 
 
 class DestructionEntry(Model):
-    """文件/记录销毁登记表 (RET-14): one row per destroyed visit record, kept permanently (append-only;
-    PostgreSQL refuses UPDATE and DELETE)."""
+    """文件/记录销毁登记表 (RET-14): one row per destroyed record — a visit, or a retained record of another
+    class (``record_id``, its class in ``category``) — kept permanently (append-only; PostgreSQL refuses
+    UPDATE and DELETE)."""
     __tablename__ = "destruction_register"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch: Mapped[str] = mapped_column(String(40), index=True)
-    visit_id: Mapped[int] = mapped_column(Integer, index=True)
+    visit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    record_id: Mapped[int | None] = mapped_column(Integer, index=True)
     serials: Mapped[list] = mapped_column(JSON, default=list)
     category: Mapped[str | None] = mapped_column(String(30))
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

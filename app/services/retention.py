@@ -92,8 +92,9 @@ _RECALCULATING = "huifang_recalculating_retention"
 
 def recalculate_retention(reason: str) -> int:
     """A changed retention period (a new profile version or project override) applies to what is already
-    filed: every archived, not destroyed visit gets ``retain_until`` recomputed from its ``archived_at``;
-    each change is in the trail with before/after, and one entry says why. Returns how many changed."""
+    filed: every archived, not destroyed visit gets ``retain_until`` recomputed from its ``archived_at``, and
+    every retained record of the other classes from its ``filed_at``; each change is in the trail with
+    before/after, and one entry says why. Returns how many changed."""
     from flask import current_app
 
     from ..models.visit import Visit
@@ -112,12 +113,18 @@ def recalculate_retention(reason: str) -> int:
             if visit.retain_until is None or _utc(visit.retain_until) != until:
                 visit.retain_until = until
                 changed += 1
-        if changed:
-            record("retention.recalculated", target_type="visit", details={"visits": changed, "reason": reason})
+        from . import retention_records
+
+        records = retention_records.recalculate()
+        if changed or records:
+            record("retention.recalculated", target_type="visit",
+                   details={"visits": changed, "records": records, "reason": reason})
         db.session.commit()
     finally:
         db.session.info.pop(_RECALCULATING, None)
-    return changed
+    return changed + records
+
+
 DESTRUCTION_PROCESS = "record_destruction"
 
 
@@ -166,12 +173,15 @@ def propose_destruction(actor) -> int:
     """Start the destruction flow for every expired record (the archivist then checks and proposes)."""
     from .engine import get_engine
 
-    visits = expired_visits()
-    if not visits:
+    from . import retention_records
+
+    visits, records = expired_visits(), retention_records.expired()
+    if not visits and not records:
         raise Conflict("no record has reached the end of its retention period")
     batch = f"D-{clock.now():%Y%m%d%H%M%S}"
-    instance = get_engine().start(DESTRUCTION_PROCESS, actor, {"batch": batch, "visit_ids": [v.id for v in visits]},
-                                  business_key=batch)
+    instance = get_engine().start(DESTRUCTION_PROCESS, actor, {
+        "batch": batch, "visit_ids": [v.id for v in visits], "record_ids": [r.id for r in records]},
+        business_key=batch)
     return instance.id
 
 
@@ -205,10 +215,30 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
             visit.status, visit.status_reason, visit.destroyed_at = "destroyed", f"destroyed in {flow['batch']}", now
             for form in visit.forms:
                 form.void_reason, form.status = None, "destroyed"
+        records = _destroy_records(flow, steps, actor, data, instance_id, now)
         db.session.commit()
     finally:
         db.session.info.pop(_DESTROYING, None)
-    return visits
+    return visits + records
+
+
+def _destroy_records(flow: dict, steps: dict, actor, data: dict, instance_id: int, now: datetime) -> list:
+    """The other record classes of the batch, under the same rule: a hold placed meanwhile wins."""
+    from ..models.retention import RetainedRecord
+    from ..models.visit import DestructionEntry
+    from . import retention_records
+
+    records = [r for r in db.session.scalars(select(RetainedRecord).where(
+        RetainedRecord.id.in_(flow.get("record_ids") or [])))
+        if not r.legal_hold and r.destroyed_at is None and _utc(r.retain_until) < now]
+    for record in records:
+        db.session.add(DestructionEntry(
+            batch=flow["batch"], record_id=record.id, serials=[record.reference], category=record.record_class,
+            archived_at=record.filed_at, retain_until=record.retain_until, proposed_by=steps.get("propose", ""),
+            approved_by=steps.get("approve", ""), witnessed_by=actor.username, method=data.get("method", ""),
+            destroyed_at=now, instance_id=instance_id))
+    retention_records.destroy(records, now)
+    return records
 
 
 # ---------------------------------------------------------------- filing deadlines (RET-02, AMB-09)
@@ -250,6 +280,20 @@ def start_due_filings() -> list[str]:
     return started
 
 
+def after_filing_step(instance_id: int, actor) -> None:
+    """Filing the period files its 回访记录签收表: its removal date runs from today (AMB-10)."""
+    from . import retention_records
+    from .engine import get_engine
+
+    flow = get_engine().workflow_data(instance_id)
+    if not flow.get("filed_at"):
+        return
+    period = flow["period_start"][:10]
+    retention_records.file_record("signout_sheet", f"{flow['project']}:{period}", project_key=flow["project"],
+                                  title=f"回访记录签收表 {flow['project']} {period}", filed_by=actor.username)
+    db.session.commit()
+
+
 def filings() -> list[dict]:
     """The filing register: each project's periods, their deadline, when filed, and whether late."""
     from workflows.models import ProcessInstance
@@ -278,6 +322,9 @@ _connected: list[bool] = []
 
 
 def connect() -> None:
+    from . import retention_records
+
     if not _connected:
         event.listen(Session, "before_flush", _stamp_and_guard)
         _connected.append(True)
+    retention_records.connect()

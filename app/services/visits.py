@@ -266,6 +266,11 @@ def complete_task(task_id: str, actor: Actor, data: dict):
 
         after_destruction_step(bpmn_id, instance_id, actor, data)
         return instance
+    if process == "record_filing":  # RET-02: the period's sign-out sheets are filed with the forms
+        from .retention import after_filing_step
+
+        after_filing_step(instance_id, actor)
+        return instance
     after_task_completed(process, bpmn_id, instance_id, actor, data)
     return instance
 

@@ -34,6 +34,8 @@ API = [
     ("team workload", "GET", "/api/v1/inbox/workload", None, ("Task", "reassign")),
     ("read draft", "GET", f"/api/v1/inbox/drafts/{NO_TASK}", None, ("Task", "work")),
     ("print visit record", "GET", "/api/v1/visit-forms/record/999999.pdf", None, ("VisitForm", "print")),
+    ("retained records", "GET", "/api/v1/retention/records", None, ("Retention", "read")),
+    ("file a record", "POST", "/api/v1/retention/records", {"record_class": "none"}, ("Retention", "file")),
     ("print sign-out sheet", "GET", "/api/v1/visit-forms/signout.pdf?project=none&period=2024-01", None,
      ("VisitForm", "print")),
 ]
@@ -43,6 +45,7 @@ PAGES = [
     ("inbox", "/inbox/", ("Task", "read"), 'id="my-tasks"'),
     ("team workload page", "/inbox/team", ("Task", "reassign"), 'id="workload-people"'),
     ("print page", "/print/", ("VisitForm", "print"), 'id="signout-form"'),
+    ("retention desk", "/retention/", ("Retention", "read"), 'id="filings"'),
     ("models page", "/processmodelview/list/", ("ProcessModel", "read"), "followup_visit"),
     ("instances page", "/instanceview/list/", ("ProcessInstance", "read"), 'id="filter_form"'),
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
