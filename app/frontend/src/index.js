@@ -56,7 +56,10 @@ export class FormStore {
 export function createModeler({ container, properties, roles, forms }) {
   return new BpmnModeler({
     container,
-    propertiesPanel: properties ? { parent: properties } : undefined,
+    propertiesPanel: properties ? {
+      parent: properties,
+      layout: { groups: { huifang: { open: true }, general: { open: true } } },
+    } : undefined,
     additionalModules: properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [],
     moddleExtensions: { spiffworkflow },
     huifang: { roles: roles || [], forms: forms || new FormStore({}) },
@@ -267,6 +270,7 @@ export async function modelerPage(cfg) {
 
   const warnings = await open(cfg.xml);
   if (warnings && warnings.length) say(`${t('Opened with warnings')}: ${warnings.length}`, 'warning');
+  else if (warnings) say(t('Select an element to edit its properties; validate before you deploy.'), 'info');
   if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
   document.body.dataset.modelerReady = 'true';
   return modeler;
