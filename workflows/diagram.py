@@ -253,6 +253,12 @@ def _inspect(xml, forms, known_roles, resolve_process, filename) -> tuple[list[P
             problems.append(Problem(f"script task '{script.get('name') or script.get('id')}' has no script",
                                     element_id=script.get("id"), line=script.sourceline))
             continue
+        language = (script.get("scriptFormat") or "python").lower()
+        if "python" not in language:
+            problems.append(Problem(f"script of '{script.get('name') or script.get('id')}' is {language}; "
+                                    "Huifang runs Python scripts only", element_id=script.get("id"),
+                                    line=script.sourceline))
+            continue
         problem = check_script(body[0].text or "")
         if problem:
             problems.append(Problem(f"script {problem}", element_id=script.get("id"), line=body[0].sourceline))

@@ -28,6 +28,10 @@ API = [
     ("list models", "GET", "/api/v1/process-models/", None, ("ProcessModel", "read")),
     ("validate", "POST", "/api/v1/process-models/validate", {}, ("ProcessModel", "deploy")),
     ("deploy", "POST", "/api/v1/process-models/no_such_model/deploy", {}, ("ProcessModel", "deploy")),
+    ("diff", "GET", "/api/v1/process-models/no_such_model/diff?a=1&b=2", None, ("ProcessModel", "read")),
+    ("migration preview", "GET", "/api/v1/process-models/no_such_model/migration", None, ("ProcessModel", "migrate")),
+    ("migrate", "POST", "/api/v1/process-models/no_such_model/migrate", {"instance_ids": []},
+     ("ProcessModel", "migrate")),
     ("list events", "GET", "/api/v1/events/", None, ("EngineEvent", "read")),
 ]
 
@@ -35,6 +39,10 @@ API = [
 PAGES = [
     ("inbox", "/inbox/", ("Task", "read"), 'id="my-tasks"'),
     ("models page", "/processmodelview/list/", ("ProcessModel", "read"), "followup_visit"),
+    ("modeler", "/modeler/", ("ProcessModel", "read"), 'id="models"'),
+    ("modeler versions", "/modeler/followup_visit/versions", ("ProcessModel", "read"), 'id="versions"'),
+    ("modeler edit", "/modeler/followup_visit/edit", ("ProcessModel", "deploy"), 'id="modeler-origin"'),
+    ("migration preview", "/modeler/followup_visit/migration", ("ProcessModel", "migrate"), 'id="migrate-form"'),
     ("instances page", "/instanceview/list/", ("ProcessInstance", "read"), 'id="filter_form"'),
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
     ("audit trail", "/audit/trail/list/", ("AuditEntry", "read"), 'id="filter_form"'),
@@ -121,7 +129,7 @@ def test_auditor_reads_the_trail_but_changes_nothing(client, auth):
     headers = auth("auditor")
     for name in ("list events", "list tasks", "list instances", "list models"):
         assert status(client, headers, name) == 200, name
-    for name in ("complete", "claim", "start", "deploy", "validate", "cancel", "reassign"):
+    for name in ("complete", "claim", "start", "deploy", "validate", "cancel", "reassign", "migrate"):
         assert status(client, headers, name) == 403, name
 
 
@@ -138,6 +146,7 @@ def test_process_owner_deploys_but_does_not_work_tasks(client, auth):
     headers = auth("processowner")
     assert status(client, headers, "validate") == 422  # allowed; the body has no diagram
     assert status(client, headers, "deploy") == 422
+    assert status(client, headers, "migration preview") == 404  # allowed; no such model
     for name in ("claim", "complete", "list tasks", "reassign", "cancel", "list events"):
         assert status(client, headers, name) == 403, name
 
