@@ -169,7 +169,9 @@ export async function modelerPage(cfg) {
   async function open(xml) {
     try {
       const { warnings } = await modeler.importXML(xml);
-      modeler.get('canvas').zoom('fit-viewport');
+      const canvas = modeler.get('canvas');
+      canvas.zoom('fit-viewport');
+      canvas.scroll({ dx: 100, dy: 0 }); // clear of the palette on the left
       dirty = false;
       $('#modeler-dirty').textContent = '';
       return warnings || [];
