@@ -47,7 +47,8 @@ def _body() -> dict:
 def _strings() -> dict:
     keys = ["Unsaved changes", "line", "The diagram cannot be shown", "Draft saved", "No problems: the diagram can "
             "be deployed.", "Problems found", "Say why you deploy this version (comment).", "Not deployed",
-            "problems", "The file cannot be opened", "Opened", "No problems.", "Opened with warnings"]
+            "problems", "The file cannot be opened", "Opened", "No problems.", "Opened with warnings",
+            "Select an element to edit its properties; validate before you deploy."]
     return {key: _(key) for key in keys}
 
 
