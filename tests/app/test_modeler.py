@@ -31,7 +31,9 @@ def _bundle(key: str) -> tuple[str, dict]:
 
 
 def _owner(app_ctx):
-    return browser_login(app_ctx.test_client(), "processowner")
+    client = browser_login(app_ctx.test_client(), "processowner")
+    client.get("/lang/en")  # the pages' English texts are asserted
+    return client
 
 
 def _problems(response) -> dict[str, list[str]]:

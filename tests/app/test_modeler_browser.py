@@ -31,6 +31,7 @@ RENAMED = "制定回访计划 Plan the visit and the appointment"
 def live_app(fresh_database_url):
     assert BUNDLE.exists(), "the modeler bundle is missing: run scripts/setup.sh"
     app = make_app(fresh_database_url)
+    app.config["WTF_CSRF_ENABLED"] = True  # as in production: the page's JSON posts carry the token
     with app.app_context():
         upgrade()
         result = app.test_cli_runner().invoke(init, [])
