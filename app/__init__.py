@@ -75,6 +75,9 @@ def _register(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(ProcessModelView, "Process models", label=_l("Process models"), icon="fa-sitemap",
                         category="Processes", category_label=_l("Processes"))
     appbuilder.add_view_no_menu(ProcessVersionView)
+    from .views.modeler_views import ModelerView
+
+    appbuilder.add_view(ModelerView, "Modeler", label=_l("Modeler"), icon="fa-pencil-square-o", category="Processes")
     appbuilder.add_view(InstanceView, "Instances", label=_l("Instances"), icon="fa-cogs", category="Processes")
     appbuilder.add_view(EngineEventView, "Engine events", label=_l("Engine events"), icon="fa-history",
                         category="Audit", category_label=_l("Audit"))

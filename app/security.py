@@ -10,7 +10,7 @@ from __future__ import annotations
 RESOURCES = {
     "Task": ["read", "work", "reassign"],
     "ProcessInstance": ["read", "start", "cancel"],
-    "ProcessModel": ["read", "deploy"],
+    "ProcessModel": ["read", "deploy", "migrate"],  # migrate: move running instances to the newest version
     "EngineEvent": ["read"],
     "AuditEntry": ["read", "export"],  # the audit trail (issue 5): auditors only
     "Retention": ["read", "hold", "destroy", "file"],  # RET-14: legal holds, destruction; AMB-10 filing
@@ -22,8 +22,8 @@ WORK = [("Task", "read"), ("Task", "work"), ("ProcessInstance", "read")]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     # 流程负责人: edits and deploys diagrams, sees which instances run on which version.
-    "ProcessOwner": [("ProcessModel", "read"), ("ProcessModel", "deploy"), ("ProcessInstance", "read"),
-                     ("ProcessInstance", "start")],
+    "ProcessOwner": [("ProcessModel", "read"), ("ProcessModel", "deploy"), ("ProcessModel", "migrate"),
+                     ("ProcessInstance", "read"), ("ProcessInstance", "start")],
     # 客服主管: plans, assigns, reviews, escalates.
     "Supervisor": WORK + [("Task", "reassign"), ("ProcessInstance", "start"), ("ProcessInstance", "cancel"),
                           ("ProcessModel", "read")],
@@ -56,7 +56,7 @@ API_DOCS = [("can_get", "OpenApi"), ("can_show", "SwaggerView")]
 
 # FAB menu entries each role sees (menu_access on the category/menu names).
 ROLE_MENUS: dict[str, list[str]] = {
-    "ProcessOwner": ["Processes", "Process models", "Instances"],
+    "ProcessOwner": ["Processes", "Modeler", "Process models", "Instances"],
     "Supervisor": ["Work", "My tasks", "Processes", "Process models", "Instances"],
     "Auditor": ["Work", "My tasks", "Processes", "Process models", "Instances", "Audit", "Engine events",
                 "Audit trail", "Destruction register", "File loans", "Retention"],

@@ -133,6 +133,9 @@ def _timer_problem(expression: str) -> str | None:
     if not text:
         return "timer has no expression"
     if _ISO_DURATION.match(text):
+        days = re.fullmatch(r"PT(\d+)D", text)
+        if days:
+            return f"timer expression {text} is not quoted and days come before the T; write \"P{days.group(1)}D\""
         problem = _timer_literal_problem(text)
         return f"timer expression {text} is not quoted; write \"{text}\"" + (f" ({problem})" if problem else "")
     problem = check_expression(text)
@@ -171,26 +174,168 @@ def check_diagram(
     filename: str = "diagram.bpmn",
 ) -> Diagram:
     """Check a diagram; return it ready to deploy or raise InvalidDiagram with every problem."""
-    forms = dict(forms or {})
-    if isinstance(xml, str):
-        xml = xml.encode("utf-8")
-    root = parse_xml(xml)
-    problems = _schema_problems(root)
+    problems, diagram = inspect_diagram(xml, forms, known_roles, resolve_process, filename)
     if problems:
         raise InvalidDiagram(problems)
+    return diagram
 
-    processes = root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS)
-    if not processes:
-        raise InvalidDiagram(Problem("no executable process (set isExecutable=\"true\" on one bpmn:process)", line=root.sourceline))
-    main = processes[0]
-    if len(processes) > 1:
+
+def inspect_diagram(
+    xml: bytes | str,
+    forms: dict | None = None,
+    known_roles: set[str] | None = None,
+    resolve_process: ProcessResolver | None = None,
+    filename: str = "diagram.bpmn",
+) -> tuple[list[Problem], Diagram | None]:
+    """Every problem of a diagram at once, each naming its element (and line) where it has one; and the
+    diagram, ready to deploy, when there are none. Never raises for bad input, whatever the file holds:
+    an XSD error does not hide the Huifang rules, only SpiffWorkflow's own parse waits for a clean file."""
+    try:
+        return _inspect(xml, forms, known_roles, resolve_process, filename)
+    except Exception as err:  # noqa: BLE001 - a checker bug must surface as a problem, not a server error
+        return [Problem(f"the diagram could not be checked ({type(err).__name__}: {err})")], None
+
+
+def _inspect(xml, forms, known_roles, resolve_process, filename) -> tuple[list[Problem], Diagram | None]:
+    if isinstance(xml, str):
+        xml = xml.encode("utf-8")
+    problems: list[Problem] = []
+    forms = dict(forms or {})
+    for name, schema in list(forms.items()):
+        if not isinstance(schema, dict):
+            problems.append(Problem(f"form {name} is not a JSON object (a JSON Schema)", field=str(name)))
+            forms.pop(name)
+    try:
+        root = parse_xml(xml)
+    except InvalidDiagram as err:
+        return problems + err.problems, None
+    problems.extend(_schema_problems(root))
+
+    processes = root.xpath("./bpmn:process", namespaces=NS)
+    executable = [p for p in processes if p.get("isExecutable") == "true"]
+    if not executable:
+        problems.append(Problem(
+            "no executable process (set isExecutable=\"true\" on one bpmn:process)"
+            + (f"; found {', '.join(p.get('id') or '?' for p in processes)}" if processes else ""),
+            element_id=processes[0].get("id") if processes else None,
+            line=(processes[0] if processes else root).sourceline))
+    elif len(executable) > 1:
         problems.append(Problem(
             "several executable processes; Huifang deploys one process per diagram "
-            f"(mark only one isExecutable=\"true\", found {', '.join(p.get('id') for p in processes)})",
-            element_id=processes[1].get("id"), line=processes[1].sourceline))
-
+            f"(mark only one isExecutable=\"true\", found {', '.join(p.get('id') or '?' for p in executable)})",
+            element_id=executable[1].get("id"), line=executable[1].sourceline))
+    main = executable[0] if executable else None
+    # The rules run on the executable process, or on every process when none is (a foreign export).
     lanes: dict[str, str] = {}
-    for lane in main.xpath(".//bpmn:lane", namespaces=NS):
+    user_tasks: dict[str, UserTaskInfo] = {}
+    for process in executable[:1] or processes:
+        found, process_lanes, process_tasks = _process_problems(process, forms, known_roles)
+        problems.extend(found)
+        if process is main:
+            lanes, user_tasks = process_lanes, process_tasks
+
+    has_timers = False
+    for timer in root.xpath(".//bpmn:timerEventDefinition", namespaces=NS):
+        has_timers = True
+        event = timer.getparent()
+        kinds = [k for k in ("timeDuration", "timeDate", "timeCycle") if timer.xpath(f"./bpmn:{k}", namespaces=NS)]
+        if not kinds:
+            problems.append(Problem("timer has no expression (choose a date, duration or cycle)",
+                                    element_id=event.get("id"), line=timer.sourceline))
+        for kind in kinds:
+            for expr in timer.xpath(f"./bpmn:{kind}", namespaces=NS):
+                problem = _timer_problem(expr.text or "")
+                if problem:
+                    problems.append(Problem(problem, element_id=event.get("id"), line=expr.sourceline))
+    for script in root.xpath(".//bpmn:scriptTask", namespaces=NS):
+        body = script.xpath("./bpmn:script", namespaces=NS)
+        if not body or not (body[0].text or "").strip():
+            problems.append(Problem(f"script task '{script.get('name') or script.get('id')}' has no script",
+                                    element_id=script.get("id"), line=script.sourceline))
+            continue
+        language = (script.get("scriptFormat") or "python").lower()
+        if "python" not in language:
+            problems.append(Problem(f"script of '{script.get('name') or script.get('id')}' is {language}; "
+                                    "Huifang runs Python scripts only", element_id=script.get("id"),
+                                    line=script.sourceline))
+            continue
+        problem = check_script(body[0].text or "")
+        if problem:
+            problems.append(Problem(f"script {problem}", element_id=script.get("id"), line=body[0].sourceline))
+    for kind in ("preScript", "postScript"):
+        for script in root.xpath(f".//spiffworkflow:{kind}", namespaces=NS):
+            problem = check_script(script.text or "")
+            if problem:
+                owner = script.getparent().getparent()
+                problems.append(Problem(f"{kind} {problem}", element_id=owner.get("id"), line=script.sourceline))
+    for cond in root.xpath(".//bpmn:sequenceFlow/bpmn:conditionExpression", namespaces=NS):
+        problem = _expression_problem(cond.text or "")
+        if problem:
+            flow = cond.getparent()
+            problems.append(Problem(f"condition {problem}", element_id=flow.get("id"), line=cond.sourceline))
+    for process in executable[:1] or processes:
+        problems.extend(_gateway_problems(process))
+    problems.extend(_reference_problems(root))
+
+    called: dict[str, bytes] = {}
+    if main is not None and not problems:
+        parser = SpiffBpmnParser(validator=None)
+        try:
+            parser.add_bpmn_xml(etree.ElementTree(root), filename)
+            for call in root.xpath(".//bpmn:callActivity", namespaces=NS):
+                target = call.get("calledElement")
+                if target and target not in parser.process_parsers and target not in called:
+                    target_xml = resolve_process(target) if resolve_process else None
+                    if target_xml is None:
+                        problems.append(Problem(f"call activity calls process '{target}', which is not deployed",
+                                                element_id=call.get("id"), line=call.sourceline))
+                        continue
+                    called[target] = target_xml
+                    parser.add_bpmn_xml(etree.ElementTree(parse_xml(target_xml)), f"{target}.bpmn")
+            if not problems:
+                parser.get_spec(main.get("id"))
+                parser.get_subprocess_specs(main.get("id"))
+        except Exception as err:  # SpiffWorkflow reports its own findings as exceptions
+            problems.append(_spiff_problem(err, root))
+
+    if problems:
+        return problems, None
+    return [], Diagram(
+        process_id=main.get("id"), name=main.get("name") or main.get("id"), xml=xml,
+        content_hash=content_hash(xml, forms), lanes=lanes, user_tasks=user_tasks,
+        forms=forms, called_processes=called, has_timers=has_timers)
+
+
+def _foreign(node) -> list[str]:
+    """Attributes and extension elements of other modelers (camunda:formKey, zeebe:…, signavio:…)."""
+    names = []
+    for key in node.attrib:
+        qname = etree.QName(key)
+        if qname.namespace and qname.namespace not in (NS["bpmn"], NS["spiffworkflow"]):
+            prefix = next((p for p, uri in (node.nsmap or {}).items() if uri == qname.namespace and p), "?")
+            names.append(f"{prefix}:{qname.localname}")
+    for ext in node.xpath("./bpmn:extensionElements/*", namespaces=NS):
+        if isinstance(ext.tag, str) and etree.QName(ext).namespace not in (NS["spiffworkflow"],):
+            names.append(ext.prefix + ":" + etree.QName(ext).localname if ext.prefix else etree.QName(ext).localname)
+    return names
+
+
+def _expression_problem(text: str) -> str | None:
+    problem = check_expression(text)
+    if problem and text.strip()[:2] in ("${", "#{") or problem and text.strip().startswith("="):
+        return (f"{text.strip()!r} looks like a Camunda (JUEL/FEEL) expression; Huifang conditions are Python, "
+                "e.g. approved == True")
+    return problem
+
+
+def _process_problems(process, forms: dict, known_roles: set[str] | None):
+    """Lanes → roles and user tasks of one process, with what is wrong with them."""
+    problems: list[Problem] = []
+    lanes: dict[str, str] = {}
+    all_lanes = process.xpath(".//bpmn:lane", namespaces=NS)
+    for lane in all_lanes:
+        if lane.xpath("./bpmn:childLaneSet/bpmn:lane", namespaces=NS):
+            continue  # a parent lane: its child lanes carry the roles
         role = _properties(lane).get(ROLE_PROPERTY)
         if not role:
             problems.append(Problem(f"lane '{lane.get('name') or lane.get('id')}' has no role (add the spiffworkflow property 'role')",
@@ -202,12 +347,15 @@ def check_diagram(
         lanes[lane.get("name") or lane.get("id")] = role
 
     user_tasks: dict[str, UserTaskInfo] = {}
-    for node in main.xpath(".//bpmn:userTask", namespaces=NS):
+    for node in process.xpath(".//bpmn:userTask", namespaces=NS):
         props = _properties(node)
         form = props.get(FORM_PROPERTY)
         where = dict(element_id=node.get("id"), line=node.sourceline)
         if not form:
-            problems.append(Problem(f"user task '{node.get('name')}' has no form (property {FORM_PROPERTY})", **where))
+            foreign = _foreign(node)
+            hint = f"; {', '.join(foreign)} of another modeler is not read by Huifang" if foreign else ""
+            problems.append(Problem(f"user task '{node.get('name') or node.get('id')}' has no form "
+                                    f"(property {FORM_PROPERTY}){hint}", **where))
         elif form not in forms:
             problems.append(Problem(f"user task '{node.get('name')}' uses form {form}, which was not supplied", **where))
         else:
@@ -222,75 +370,20 @@ def check_diagram(
                     problems.append(Problem(f"{key} expression {problem}", **where))
         instructions = node.xpath("./bpmn:extensionElements/spiffworkflow:instructionsForEndUser/text()", namespaces=NS)
         lane_name = None
-        for lane in main.xpath(".//bpmn:lane", namespaces=NS):
-            if node.get("id") in lane.xpath("./bpmn:flowNodeRef/text()", namespaces=NS):
+        for lane in all_lanes:
+            if node.get("id") in [(t or "").strip() for t in lane.xpath("./bpmn:flowNodeRef/text()", namespaces=NS)]:
                 lane_name = lane.get("name") or lane.get("id")
-        if lanes or main.xpath(".//bpmn:lane", namespaces=NS):
-            if lane_name is None:
-                problems.append(Problem(f"user task '{node.get('name')}' is in no lane, so no role may work it", **where))
+        if all_lanes and lane_name is None:
+            problems.append(Problem(f"user task '{node.get('name')}' is in no lane, so no role may work it", **where))
         user_tasks[node.get("id")] = UserTaskInfo(
             bpmn_id=node.get("id"), name=node.get("name") or node.get("id"), lane=lane_name,
             role=lanes.get(lane_name) if lane_name else None, form=form, ui_form=props.get(UI_FORM_PROPERTY),
             due_expression=props.get("dueAt"), assignee_expression=props.get("assignee"),
             instructions=instructions[0].strip() if instructions else None)
-    if user_tasks and not main.xpath(".//bpmn:lane", namespaces=NS):
+    if user_tasks and not all_lanes:
         problems.append(Problem("the process has user tasks but no lanes; put each user task in a lane mapped to a role",
-                                element_id=main.get("id"), line=main.sourceline))
-
-    has_timers = False
-    for timer in root.xpath(".//bpmn:timerEventDefinition", namespaces=NS):
-        has_timers = True
-        event = timer.getparent()
-        for kind in ("timeDuration", "timeDate", "timeCycle"):
-            for expr in timer.xpath(f"./bpmn:{kind}", namespaces=NS):
-                problem = _timer_problem(expr.text or "")
-                if problem:
-                    problems.append(Problem(problem, element_id=event.get("id"), line=expr.sourceline))
-    for script in root.xpath(".//bpmn:scriptTask/bpmn:script", namespaces=NS):
-        problem = check_script(script.text or "")
-        if problem:
-            task = script.getparent()
-            problems.append(Problem(f"script {problem}", element_id=task.get("id"), line=script.sourceline))
-    for kind in ("preScript", "postScript"):
-        for script in root.xpath(f".//spiffworkflow:{kind}", namespaces=NS):
-            problem = check_script(script.text or "")
-            if problem:
-                owner = script.getparent().getparent()
-                problems.append(Problem(f"{kind} {problem}", element_id=owner.get("id"), line=script.sourceline))
-    for cond in root.xpath(".//bpmn:sequenceFlow/bpmn:conditionExpression", namespaces=NS):
-        problem = check_expression(cond.text or "")
-        if problem:
-            flow = cond.getparent()
-            problems.append(Problem(f"condition {problem}", element_id=flow.get("id"), line=cond.sourceline))
-    problems.extend(_gateway_problems(main))
-    problems.extend(_reference_problems(root))
-
-    called: dict[str, bytes] = {}
-    parser = SpiffBpmnParser(validator=None)
-    try:
-        parser.add_bpmn_xml(etree.ElementTree(root), filename)
-        for call in root.xpath(".//bpmn:callActivity", namespaces=NS):
-            target = call.get("calledElement")
-            if target and target not in parser.process_parsers and target not in called:
-                target_xml = resolve_process(target) if resolve_process else None
-                if target_xml is None:
-                    problems.append(Problem(f"call activity calls process '{target}', which is not deployed",
-                                            element_id=call.get("id"), line=call.sourceline))
-                    continue
-                called[target] = target_xml
-                parser.add_bpmn_xml(etree.ElementTree(parse_xml(target_xml)), f"{target}.bpmn")
-        if not problems:
-            parser.get_spec(main.get("id"))
-            parser.get_subprocess_specs(main.get("id"))
-    except Exception as err:  # SpiffWorkflow reports its own findings as exceptions
-        problems.append(_spiff_problem(err, root))
-
-    if problems:
-        raise InvalidDiagram(problems)
-    return Diagram(
-        process_id=main.get("id"), name=main.get("name") or main.get("id"), xml=xml,
-        content_hash=content_hash(xml, forms), lanes=lanes, user_tasks=user_tasks,
-        forms=forms, called_processes=called, has_timers=has_timers)
+                                element_id=process.get("id"), line=process.sourceline))
+    return problems, lanes, user_tasks
 
 
 def _reference_problems(root) -> list[Problem]:

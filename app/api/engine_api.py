@@ -12,7 +12,7 @@ from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
 from workflows.engine import count_open_tasks, open_tasks_query
-from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.errors import Conflict, InvalidDiagram, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
@@ -286,7 +286,8 @@ class ProcessModelApi(BaseApi):
     resource_name = "process-models"
     class_permission_name = "ProcessModel"
     method_permission_name = {"list_models": "read", "list_versions": "read", "get_version": "read",
-                              "validate": "deploy", "deploy": "deploy"}
+                              "validate": "deploy", "deploy": "deploy", "diff": "read", "migration": "migrate",
+                              "migrate": "migrate"}
     openapi_spec_tag = "Process models"
 
     @expose("/", methods=["GET"])
@@ -353,19 +354,25 @@ class ProcessModelApi(BaseApi):
         return self.response(200, result=version_to_dict(version, with_xml=True))
 
     def _diagram_from_request(self) -> tuple[bytes, dict, dict]:
-        """Accept JSON {bpmn_xml, forms} or multipart (file=*.bpmn, forms=*.json files)."""
+        """Accept JSON {bpmn_xml, forms} or multipart (file=*.bpmn, forms=*.json files). An uploaded file is
+        read in whatever encoding it came (see services.modeler.read_upload); one that is not a BPMN
+        diagram at all is answered with its problems (422), never a server error."""
+        from ..services.modeler import read_upload
+
         if request.files:
             upload = request.files.get("file")
             if upload is None:
                 raise InvalidInput(Problem("upload the diagram as the 'file' field", field="file"))
-            xml = upload.read()
             forms = {}
             for form_file in request.files.getlist("forms"):
                 try:
                     forms[form_file.filename] = json.loads(form_file.read().decode("utf-8"))
                 except (ValueError, UnicodeDecodeError) as err:
                     raise InvalidInput(Problem(f"form {form_file.filename} is not JSON: {err}", field="forms")) from None
-            return xml, forms, dict(request.form)
+            opened = read_upload(upload.read(), upload.filename, forms)
+            if opened.bpmn_xml is None:
+                raise InvalidDiagram(opened.problems)
+            return opened.bpmn_xml.encode("utf-8"), forms, dict(request.form)
         body = json_body()
         xml = body.get("bpmn_xml")
         if not isinstance(xml, str) or not xml.strip():
@@ -383,16 +390,18 @@ class ProcessModelApi(BaseApi):
         """Validate a diagram without deploying it.
         ---
         post:
-          summary: Check a diagram; returns every problem with element id and line
+          summary: Check a diagram (JSON {bpmn_xml, forms} or a multipart upload); returns every problem with element id and line
           responses:
             200: {description: valid}
             422: {description: problems}
         """
-        from workflows.diagram import check_diagram
+        from workflows.diagram import inspect_diagram
 
         xml, forms, _ = self._diagram_from_request()
-        engine = get_engine()
-        diagram = check_diagram(xml, forms, known_roles=known_roles(), resolve_process=engine._deployed_process_xml)
+        problems, diagram = inspect_diagram(xml, forms, known_roles=known_roles(),
+                                            resolve_process=get_engine()._deployed_process_xml)
+        if problems:
+            raise InvalidDiagram(problems)
         return self.response(200, valid=True, process_id=diagram.process_id, user_tasks=sorted(diagram.user_tasks))
 
     @expose("/<key>/deploy", methods=["POST"])
@@ -403,17 +412,112 @@ class ProcessModelApi(BaseApi):
         """Deploy a diagram as the model's next version.
         ---
         post:
-          summary: Validate and deploy; an invalid diagram is never deployed
+          summary: Validate and deploy with a comment (why); an invalid diagram is never deployed
           parameters:
           - {in: path, name: key, required: true, schema: {type: string}}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties: {bpmn_xml: {type: string}, forms: {type: object}, comment: {type: string}}
           responses:
             201: {description: deployed}
+            200: {description: identical to a deployed version; nothing new}
             422: {description: problems, each with element id and line}
         """
+        from ..services import modeler
+
         xml, forms, extra = self._diagram_from_request()
-        version = get_engine().deploy(key, xml, forms, current_actor(), name=extra.get("name"),
-                                      comment=extra.get("comment"), known_roles=known_roles())
-        return self.response(201, result=version_to_dict(version))
+        version, created = modeler.deploy(key, current_actor(), xml, forms, extra.get("comment"))
+        return self.response(201 if created else 200, created=created, result=version_to_dict(version))
+
+    @expose("/<key>/diff", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def diff(self, key):
+        """Differences between two versions.
+        ---
+        get:
+          summary: Added, removed and changed tasks, flows, lanes and forms from version a to version b (numbers)
+          parameters:
+          - {in: path, name: key, required: true, schema: {type: string}}
+          - {in: query, name: a, required: true, schema: {type: integer}}
+          - {in: query, name: b, required: true, schema: {type: integer}}
+          responses:
+            200: {description: the differences}
+            404: {description: no such version}
+        """
+        from ..services import modeler
+
+        numbers = {}
+        for name in ("a", "b"):
+            try:
+                numbers[name] = int(request.args.get(name, ""))
+            except ValueError:
+                raise InvalidInput(Problem(f"{name} must be a version number", field=name)) from None
+        a, b = modeler.version_by_number(key, numbers["a"]), modeler.version_by_number(key, numbers["b"])
+        return self.response(200, result=modeler.diff(key, a.id, b.id))
+
+    @expose("/<key>/migration", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def migration(self, key):
+        """What migrating running instances to the newest version would do.
+        ---
+        get:
+          summary: Preview, instance by instance (allowed, or refused with the reasons); nothing changes
+          parameters:
+          - {in: path, name: key, required: true, schema: {type: string}}
+          - {in: query, name: from, schema: {type: integer}, description: only instances of this version number}
+          responses:
+            200: {description: the preview}
+        """
+        from ..services import modeler
+
+        number = request.args.get("from")
+        version_id = None
+        if number:
+            try:
+                version_id = modeler.version_by_number(key, int(number)).id
+            except ValueError:
+                raise InvalidInput(Problem("from must be a version number", field="from")) from None
+        return self.response(200, result=modeler.migration_preview(key, version_id))
+
+    @expose("/<key>/migrate", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @engine_errors
+    def migrate(self, key):
+        """Move running instances to the newest version.
+        ---
+        post:
+          summary: 'Migrate {"instance_ids": [...]} (or {"from": version number}); refused instances stay, with reasons'
+          parameters:
+          - {in: path, name: key, required: true, schema: {type: string}}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties: {instance_ids: {type: array, items: {type: integer}}, from: {type: integer}}
+          responses:
+            200: {description: migrated and refused instances}
+        """
+        from ..services import modeler
+
+        body = json_body()
+        ids = body.get("instance_ids")
+        if ids is None and body.get("from") is not None:
+            if isinstance(body["from"], bool) or not isinstance(body["from"], int):
+                raise InvalidInput(Problem("from must be a version number", field="from"))
+            ids = [p["instance_id"] for p in modeler.migration_preview(
+                key, modeler.version_by_number(key, body["from"]).id)["instances"]]
+            if not ids:
+                return self.response(200, result={"process": key, "migrated": [], "refused": []})
+        return self.response(200, result=modeler.migrate(key, current_actor(), ids))
 
 
 class EventApi(BaseApi):

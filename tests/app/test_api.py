@@ -258,7 +258,7 @@ def test_a_broken_diagram_is_reported_and_never_deployed(client, auth):
                     headers=owner)
     _assert_problems(r)
 
-    upload = {"file": (io.BytesIO(xml), "followup_visit.bpmn"),
+    upload = {"file": (io.BytesIO(xml), "followup_visit.bpmn"), "comment": "broken on purpose",
               "forms": [(io.BytesIO(json.dumps(v).encode()), k) for k, v in forms.items()]}
     r = client.post("/api/v1/process-models/followup_visit/deploy", data=upload,
                     content_type="multipart/form-data", headers=owner)

@@ -28,6 +28,10 @@ API = [
     ("list models", "GET", "/api/v1/process-models/", None, ("ProcessModel", "read")),
     ("validate", "POST", "/api/v1/process-models/validate", {}, ("ProcessModel", "deploy")),
     ("deploy", "POST", "/api/v1/process-models/no_such_model/deploy", {}, ("ProcessModel", "deploy")),
+    ("diff", "GET", "/api/v1/process-models/no_such_model/diff?a=1&b=2", None, ("ProcessModel", "read")),
+    ("migration preview", "GET", "/api/v1/process-models/no_such_model/migration", None, ("ProcessModel", "migrate")),
+    ("migrate", "POST", "/api/v1/process-models/no_such_model/migrate", {"instance_ids": []},
+     ("ProcessModel", "migrate")),
     ("list events", "GET", "/api/v1/events/", None, ("EngineEvent", "read")),
     ("inbox page", "GET", "/api/v1/inbox/?scope=roles", None, ("Task", "read")),
     ("inbox counts", "GET", "/api/v1/inbox/counts", None, ("Task", "read")),
@@ -47,6 +51,10 @@ PAGES = [
     ("print page", "/print/", ("VisitForm", "print"), 'id="signout-form"'),
     ("retention desk", "/retention/", ("Retention", "read"), 'id="filings"'),
     ("models page", "/processmodelview/list/", ("ProcessModel", "read"), "followup_visit"),
+    ("modeler", "/modeler/", ("ProcessModel", "read"), 'id="models"'),
+    ("modeler versions", "/modeler/followup_visit/versions", ("ProcessModel", "read"), 'id="versions"'),
+    ("modeler edit", "/modeler/followup_visit/edit", ("ProcessModel", "deploy"), 'id="modeler-origin"'),
+    ("migration preview", "/modeler/followup_visit/migration", ("ProcessModel", "migrate"), 'id="migrate-form"'),
     ("instances page", "/instanceview/list/", ("ProcessInstance", "read"), 'id="filter_form"'),
     ("events page", "/engineeventview/list/", ("EngineEvent", "read"), 'id="filter_form"'),
     ("audit trail", "/audit/trail/list/", ("AuditEntry", "read"), 'id="filter_form"'),
@@ -133,7 +141,7 @@ def test_auditor_reads_the_trail_but_changes_nothing(client, auth):
     headers = auth("auditor")
     for name in ("list events", "list tasks", "list instances", "list models"):
         assert status(client, headers, name) == 200, name
-    for name in ("complete", "claim", "start", "deploy", "validate", "cancel", "reassign"):
+    for name in ("complete", "claim", "start", "deploy", "validate", "cancel", "reassign", "migrate"):
         assert status(client, headers, name) == 403, name
 
 
@@ -150,6 +158,7 @@ def test_process_owner_deploys_but_does_not_work_tasks(client, auth):
     headers = auth("processowner")
     assert status(client, headers, "validate") == 422  # allowed; the body has no diagram
     assert status(client, headers, "deploy") == 422
+    assert status(client, headers, "migration preview") == 404  # allowed; no such model
     for name in ("claim", "complete", "list tasks", "reassign", "cancel", "list events"):
         assert status(client, headers, name) == 403, name
 

@@ -1,0 +1,304 @@
+// The modeler bundle: bpmn-js with the properties panel and Huifang's spiffworkflow: extensions, and the
+// small page scripts of the modeler and diff pages. Built by build.mjs into app/static/vendor/modeler/.
+import BpmnModeler from 'bpmn-js/lib/Modeler';
+import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
+
+import spiffworkflow from './spiffworkflow.json';
+import HuifangPropertiesProvider from './provider';
+
+const HuifangProviderModule = {
+  __init__: ['huifangPropertiesProvider'],
+  huifangPropertiesProvider: ['type', HuifangPropertiesProvider],
+};
+
+// ------------------------------------------------------------------ form schemas travelling with the diagram
+
+export class FormStore {
+  constructor(initial) {
+    this.texts = {};
+    Object.entries(initial || {}).forEach(([name, schema]) => {
+      this.texts[name] = typeof schema === 'string' ? schema : JSON.stringify(schema, null, 2);
+    });
+    this.listeners = [];
+  }
+
+  get(name) { return this.texts[name]; }
+
+  text(name) { return this.texts[name] || ''; }
+
+  set(name, text) {
+    if (text === undefined || text === null || text === '') delete this.texts[name];
+    else this.texts[name] = text;
+    this.listeners.forEach((fn) => fn(name));
+  }
+
+  problem(text) {
+    if (!text) return null;
+    try {
+      const value = JSON.parse(text);
+      return value && typeof value === 'object' && !Array.isArray(value) ? null : 'A JSON Schema is a JSON object';
+    } catch (err) {
+      return `Not valid JSON: ${err.message}`;
+    }
+  }
+
+  // Parsed schemas; text that is not JSON is sent as it is, so the server names the form in its problems.
+  toJSON() {
+    const out = {};
+    Object.entries(this.texts).forEach(([name, text]) => {
+      try { out[name] = JSON.parse(text); } catch (err) { out[name] = text; }
+    });
+    return out;
+  }
+}
+
+export function createModeler({ container, properties, roles, forms }) {
+  return new BpmnModeler({
+    container,
+    propertiesPanel: properties ? {
+      parent: properties,
+      layout: { groups: { huifang: { open: true }, general: { open: true } } },
+    } : undefined,
+    additionalModules: properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [],
+    moddleExtensions: { spiffworkflow },
+    huifang: { roles: roles || [], forms: forms || new FormStore({}) },
+  });
+}
+
+export function createViewer({ container }) {
+  return new NavigatedViewer({ container, moddleExtensions: { spiffworkflow } });
+}
+
+// ------------------------------------------------------------------ modeler page
+
+function $(selector) { return document.querySelector(selector); }
+
+async function postJSON(url, body, csrf) {
+  const response = await fetch(url, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf, Accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await response.json(); } catch (err) { data = { message: `HTTP ${response.status}` }; }
+  return { status: response.status, data };
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+export async function modelerPage(cfg) {
+  const t = (key) => (cfg.strings && cfg.strings[key]) || key;
+  const forms = new FormStore(cfg.forms);
+  const modeler = createModeler({ container: '#canvas', properties: '#properties', roles: cfg.roles, forms });
+  window.huifangModeler = modeler; // for the browser tests and the curious
+  const status = $('#modeler-status');
+  let dirty = false;
+  let markers = [];
+
+  function say(text, kind) {
+    status.className = `alert alert-${kind || 'info'}`;
+    status.textContent = text;
+  }
+  function changed() {
+    dirty = true;
+    $('#modeler-dirty').textContent = t('Unsaved changes');
+  }
+  forms.listeners.push(changed);
+
+  function clearProblems() {
+    const canvas = modeler.get('canvas');
+    const overlays = modeler.get('overlays');
+    markers.forEach((id) => { try { canvas.removeMarker(id, 'huifang-problem'); } catch (err) { /* gone */ } });
+    markers = [];
+    overlays.remove({ type: 'huifang-problem' });
+    $('#problems').innerHTML = '';
+    $('#problems-count').textContent = '0';
+  }
+
+  function showProblems(problems) {
+    clearProblems();
+    const registry = modeler.get('elementRegistry');
+    const canvas = modeler.get('canvas');
+    const overlays = modeler.get('overlays');
+    const list = $('#problems');
+    const perElement = {};
+    (problems || []).forEach((problem) => {
+      const li = document.createElement('li');
+      li.className = 'huifang-problem-item';
+      const where = [problem.element_id, problem.line ? `${t('line')} ${problem.line}` : null, problem.field]
+        .filter(Boolean).join(', ');
+      li.innerHTML = (where ? `<code>${escapeHtml(where)}</code> ` : '') + escapeHtml(problem.message);
+      if (problem.element_id) {
+        li.dataset.elementId = problem.element_id;
+        const element = registry.get(problem.element_id);
+        if (element) {
+          li.classList.add('huifang-problem-link');
+          li.addEventListener('click', () => {
+            modeler.get('selection').select(element);
+            try { canvas.scrollToElement(element); } catch (err) { /* a root element */ }
+          });
+          if (!perElement[problem.element_id]) perElement[problem.element_id] = [];
+          perElement[problem.element_id].push(problem.message);
+        }
+      }
+      list.appendChild(li);
+    });
+    Object.entries(perElement).forEach(([id, messages]) => {
+      const element = registry.get(id);
+      if (element.type !== 'bpmn:Process' && element.type !== 'bpmn:Collaboration') {
+        canvas.addMarker(id, 'huifang-problem');
+        markers.push(id);
+        overlays.add(id, 'huifang-problem', {
+          position: { top: -12, right: 12 },
+          html: `<div class="huifang-problem-badge" data-element-id="${escapeHtml(id)}" title="${escapeHtml(messages.join('\n'))}">${messages.length}</div>`,
+        });
+      }
+    });
+    $('#problems-count').textContent = String((problems || []).length);
+    $('#problems-panel').classList.toggle('has-problems', (problems || []).length > 0);
+  }
+
+  async function currentXml() {
+    const { xml } = await modeler.saveXML({ format: true });
+    return xml;
+  }
+
+  async function open(xml) {
+    try {
+      const { warnings } = await modeler.importXML(xml);
+      const canvas = modeler.get('canvas');
+      canvas.zoom('fit-viewport');
+      canvas.scroll({ dx: 100, dy: 0 }); // clear of the palette on the left
+      dirty = false;
+      $('#modeler-dirty').textContent = '';
+      return warnings || [];
+    } catch (err) {
+      say(`${t('The diagram cannot be shown')}: ${err.message}`, 'danger');
+      return null;
+    }
+  }
+
+  modeler.on('commandStack.changed', changed);
+
+  $('#btn-save-draft').addEventListener('click', async () => {
+    const { status: code, data } = await postJSON(cfg.urls.draft, {
+      bpmn_xml: await currentXml(), forms: forms.toJSON(), base_version_id: cfg.baseVersionId,
+    }, cfg.csrf);
+    if (code === 200) {
+      dirty = false;
+      $('#modeler-dirty').textContent = '';
+      say(`${t('Draft saved')} ${data.result.updated_at_local || ''}`, 'success');
+    } else {
+      say(data.message || `HTTP ${code}`, 'danger');
+    }
+  });
+
+  $('#btn-validate').addEventListener('click', async () => {
+    const { status: code, data } = await postJSON(cfg.urls.validate, { bpmn_xml: await currentXml(), forms: forms.toJSON() }, cfg.csrf);
+    if (code === 200 && data.valid) {
+      showProblems([]);
+      say(t('No problems: the diagram can be deployed.'), 'success');
+    } else {
+      showProblems(data.problems || []);
+      say(`${t('Problems found')}: ${(data.problems || []).length}`, 'danger');
+    }
+  });
+
+  $('#btn-deploy').addEventListener('click', async () => {
+    const comment = $('#deploy-comment').value.trim();
+    if (!comment) {
+      say(t('Say why you deploy this version (comment).'), 'warning');
+      $('#deploy-comment').focus();
+      return;
+    }
+    const { status: code, data } = await postJSON(cfg.urls.deploy, {
+      bpmn_xml: await currentXml(), forms: forms.toJSON(), comment,
+    }, cfg.csrf);
+    if (code === 201 || code === 200) {
+      showProblems([]);
+      dirty = false;
+      $('#modeler-dirty').textContent = '';
+      cfg.baseVersionId = data.result.id;
+      $('#modeler-version').textContent = `v${data.result.number}`;
+      say(data.message, code === 201 ? 'success' : 'info');
+      $('#deploy-comment').value = '';
+    } else {
+      showProblems(data.problems || []);
+      say(`${t('Not deployed')}: ${data.problems ? `${data.problems.length} ${t('problems')}` : data.message}`, 'danger');
+    }
+  });
+
+  $('#upload-input').addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const body = new FormData();
+    body.append('file', file);
+    const response = await fetch(cfg.urls.upload, {
+      method: 'POST', body, credentials: 'same-origin', headers: { 'X-CSRFToken': cfg.csrf, Accept: 'application/json' },
+    });
+    let data = {};
+    try { data = await response.json(); } catch (err) { data = { message: `HTTP ${response.status}` }; }
+    event.target.value = '';
+    if (!data.bpmn_xml) {
+      showProblems(data.problems || []);
+      say(`${t('The file cannot be opened')}: ${data.message || ''}`, 'danger');
+      return;
+    }
+    const warnings = await open(data.bpmn_xml);
+    if (warnings === null) { showProblems(data.problems || []); return; }
+    showProblems(data.problems || []);
+    changed();
+    const notes = (data.notes || []).join(' ');
+    const count = (data.problems || []).length;
+    say(`${t('Opened')} ${file.name}. ${notes} ${count ? `${count} ${t('problems')}` : t('No problems.')}`, count ? 'warning' : 'success');
+  });
+
+  $('#btn-download').addEventListener('click', async () => {
+    const blob = new Blob([await currentXml()], { type: 'application/xml' });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = `${cfg.key}.bpmn`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  });
+
+  window.addEventListener('beforeunload', (event) => {
+    if (dirty) { event.preventDefault(); event.returnValue = ''; }
+  });
+
+  const warnings = await open(cfg.xml);
+  if (warnings && warnings.length) say(`${t('Opened with warnings')}: ${warnings.length}`, 'warning');
+  else if (warnings) say(t('Select an element to edit its properties; validate before you deploy.'), 'info');
+  if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
+  document.body.dataset.modelerReady = 'true';
+  return modeler;
+}
+
+// ------------------------------------------------------------------ diff page
+
+export async function diffPage(cfg) {
+  const sides = [['#diff-a', cfg.a], ['#diff-b', cfg.b]];
+  const viewers = [];
+  for (const [container, side] of sides) {
+    const viewer = createViewer({ container });
+    viewers.push(viewer);
+    try {
+      await viewer.importXML(side.xml);
+      viewer.get('canvas').zoom('fit-viewport');
+      const registry = viewer.get('elementRegistry');
+      Object.entries(side.marks || {}).forEach(([id, kind]) => {
+        if (registry.get(id)) viewer.get('canvas').addMarker(id, `huifang-diff-${kind}`);
+      });
+    } catch (err) {
+      document.querySelector(container).textContent = err.message;
+    }
+  }
+  document.body.dataset.diffReady = 'true';
+  return viewers;
+}
+
+window.Huifang = { createModeler, createViewer, modelerPage, diffPage, FormStore };
