@@ -115,6 +115,9 @@ def default_script_functions() -> dict[str, Callable]:
     }
 
 
+DESTROYED = "destroyed"  # an instance whose document was destroyed with its records (RET-14)
+
+
 class _WorkflowCache:
     """Recently used workflows keyed by (instance id, lock_version).
 
@@ -460,6 +463,22 @@ class Engine:
             self._commit()
         return self._instance_object(instance_id)
 
+    def purge(self, instance_id: int, actor: Actor, reason: str) -> None:
+        """Destroy an ended instance's document (the witnessed destruction of its records): the row stays
+        as the tombstone its events and records point at, with status ``destroyed``. The caller commits,
+        with the rest of the destruction."""
+        instance = self._instance(instance_id)
+        if instance.status == DESTROYED:
+            return
+        if instance.status == "running":
+            raise Conflict(f"instance {instance_id} is still running; only ended instances can be destroyed")
+        self._workflows.take(instance.id, instance.lock_version)  # drop the cached copy
+        instance.state, instance.status, instance.end_reason = b"", DESTROYED, reason
+        self._event("instance_destroyed", actor, instance_id=instance.id, version_id=instance.version_id,
+                    reason=reason)
+        self.session.flush()
+        self._writes.write(self.session)
+
     def _instance(self, instance_id: int) -> ProcessInstance:
         instance = self.session.get(ProcessInstance, instance_id)
         if instance is None:
@@ -498,6 +517,8 @@ class Engine:
     def workflow_data(self, instance_id: int) -> dict:
         """The instance's current data (read-only use: case pages, PDFs)."""
         instance = self._instance_row(instance_id)
+        if instance.status == DESTROYED:
+            raise Conflict(f"process instance {instance_id} was destroyed with its records (RET-14)")
         version = self.loaded_version(instance.version_id)
         workflow = self._workflow(instance, version)
         self._workflows.put(instance.id, instance.lock_version, workflow)

@@ -78,7 +78,7 @@ class ProcessInstance(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("wf_process_version.id"))
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # running | completed | cancelled
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | cancelled | destroyed
     state: Mapped[bytes] = mapped_column(LargeBinary)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by: Mapped[str] = mapped_column(String(100))

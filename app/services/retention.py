@@ -194,7 +194,8 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
 
     if bpmn_id != "witness":
         return []
-    flow = get_engine().workflow_data(instance_id)
+    engine = get_engine()
+    flow = engine.workflow_data(instance_id)
     steps = dict(db.session.execute(select(EngineEvent.detail["bpmn_id"].as_string(), EngineEvent.actor).where(
         EngineEvent.instance_id == instance_id, EngineEvent.kind == "task_completed")).all())
     now = clock.now()
@@ -215,11 +216,24 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
             visit.status, visit.status_reason, visit.destroyed_at = "destroyed", f"destroyed in {flow['batch']}", now
             for form in visit.forms:
                 form.void_reason, form.status = None, "destroyed"
+            # The flow's document held the record's contents (plan, visit answers, review): it goes too.
+            for instance in _visit_instances(visit):
+                engine.purge(instance, actor, f"destroyed in {flow['batch']}")
         records = _destroy_records(flow, steps, actor, data, instance_id, now)
         db.session.commit()
     finally:
         db.session.info.pop(_DESTROYING, None)
     return visits + records
+
+
+def _visit_instances(visit) -> list[int]:
+    """The ended flow instances that carried the visit (merged visits keep their own)."""
+    from workflows.models import ProcessInstance
+
+    if visit.instance_id is None:
+        return []
+    status = db.session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == visit.instance_id))
+    return [visit.instance_id] if status in ("completed", "cancelled") else []
 
 
 def _destroy_records(flow: dict, steps: dict, actor, data: dict, instance_id: int, now: datetime) -> list:

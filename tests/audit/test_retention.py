@@ -91,6 +91,18 @@ def test_destruction_is_proposed_approved_witnessed_and_registered_and_a_hold_bl
     tomb, kept = db.session.get(Visit, gone["id"]), db.session.get(Visit, keep["id"])
     assert tomb.status == "destroyed" and tomb.household is None and tomb.destroyed_at is not None
     assert kept.status == "archived" and kept.household == keep["household"] and kept.legal_hold
+    # the flow's document held the visit's answers: destroyed with it, the row stays as a tombstone
+    from app.services.engine import get_engine
+    from workflows.errors import Conflict
+    from workflows.models import ProcessInstance
+
+    gone_flow, kept_flow = (db.session.get(ProcessInstance, v["instance_id"]) for v in (gone, keep))
+    assert (gone_flow.status, gone_flow.state) == ("destroyed", b"") and kept_flow.status == "completed"
+    with pytest.raises(Conflict, match="destroyed"):
+        get_engine().workflow_data(gone["instance_id"])
+    assert "业主满意" in str(get_engine().workflow_data(keep["instance_id"]))
+    shown = client.get(f"/api/v1/instances/{gone['instance_id']}", headers=auth("auditor"))
+    assert shown.status_code == 200 and shown.json["result"]["status"] == "destroyed"
     [entry] = db.session.scalars(select(DestructionEntry).where(DestructionEntry.instance_id == instance_id)).all()
     assert (entry.visit_id, entry.serials, entry.proposed_by, entry.approved_by, entry.witnessed_by) == (
         gone["id"], [f["serial"] for f in gone["forms"]], "archivist", "manager", "supervisor")

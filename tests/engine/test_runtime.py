@@ -293,3 +293,22 @@ def test_ids_of_deleted_instances_and_events_are_never_reused(engine, deploy, se
     second = engine.start("two_step", ADMIN, {"household": "A-104"}).id
     assert second > first
     assert session.scalar(select(EngineEvent.id).order_by(EngineEvent.id).limit(1)) > last_event
+
+
+def test_purge_destroys_only_an_ended_instances_document(started, engine, session):
+    instance, _visit = started
+    with pytest.raises(Conflict, match="still running"):
+        engine.purge(instance.id, ADMIN, "destroyed in D-1")
+    engine.cancel(instance.id, ADMIN, "customer moved away")
+    assert engine.workflow_data(instance.id) is not None
+    engine.purge(instance.id, ADMIN, "destroyed in D-1")
+    session.commit()
+    session.expire_all()
+    tomb = session.get(ProcessInstance, instance.id)
+    assert (tomb.status, tomb.state, tomb.end_reason) == ("destroyed", b"", "destroyed in D-1")
+    [event] = events(session, "instance_destroyed")
+    assert (event.actor, event.detail["reason"]) == ("admin", "destroyed in D-1")
+    with pytest.raises(Conflict, match="destroyed"):
+        engine.workflow_data(instance.id)
+    engine.purge(instance.id, ADMIN, "again")  # idempotent: nothing more to destroy
+    assert len(events(session, "instance_destroyed")) == 1
