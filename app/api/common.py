@@ -6,12 +6,16 @@ import functools
 from flask import Response, request
 
 from workflows.errors import EngineError, InvalidInput, Problem
+from workflows.policy import PolicyError
 
 from ..extensions import db
 
 
 def engine_errors(view):
-    """Turn engine errors into JSON responses with their status; roll back the session."""
+    """Turn engine errors into JSON responses with their status; roll back the session.
+
+    A policy the request needs but cannot use (e.g. a profile with no version in effect yet) is the
+    state of the configuration, not a bad request: 409, naming the profile; other policy errors are 422."""
 
     @functools.wraps(view)
     def wrapper(self, *args, **kwargs):
@@ -20,6 +24,11 @@ def engine_errors(view):
         except EngineError as err:
             db.session.rollback()
             return self.response(err.status, **err.to_dict())
+        except PolicyError as err:
+            db.session.rollback()
+            status, code = (409, "conflict") if err.field == "profile" else (422, "invalid")
+            return self.response(status, error=code, message=str(err),
+                                 problems=[{"field": err.field, "message": err.message}])
 
     return wrapper
 

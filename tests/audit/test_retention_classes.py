@@ -163,3 +163,13 @@ def test_the_retention_desk_lists_filings_records_and_holds_and_places_holds(flo
     page = auditor.get("/retention/").get_data(as_text=True)
     assert 'id="filings"' in page and "Release hold" not in page and "解除保全" not in page
     assert auditor.post(f"/retention/record/{record_id}/release", data={"reason": "x"}).status_code == 403
+
+
+def test_a_profile_not_yet_in_effect_is_a_clear_conflict_not_a_server_error(flows, client, auth, project):
+    key = project("rc7", "P001-F")
+    flows.set(datetime(2001, 1, 1, 9, tzinfo=CHINA))  # before any profile version took effect
+    r = client.post("/api/v1/retention/records", headers=auth("archivist"), json={
+        "record_class": "call_recording", "reference": "R-early", "project": key})
+    assert r.status_code == 409 and r.json["problems"][0]["field"] == "profile", r.json
+    assert "no version in effect" in r.json["message"]
+    assert db.session.scalar(select(RetainedRecord).where(RetainedRecord.reference == "R-early")) is None
