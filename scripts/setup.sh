@@ -41,6 +41,19 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want_hash" ]; then
   echo "$want_hash" > "$stamp"
 fi
 
+# ---------------------------------------------------------------- Chart.js for the dashboards (no CDN: served by the app)
+CHARTJS_VERSION=4.5.1
+chartjs=app/static/vendor/chartjs
+if [ "$(cat "$chartjs/VERSION" 2>/dev/null || true)" != "$CHARTJS_VERSION" ]; then
+  log "installing chart.js $CHARTJS_VERSION from the npm registry"
+  tmp=$(mktemp -d)
+  npm install --no-audit --no-fund --silent --prefix "$tmp" "chart.js@$CHARTJS_VERSION" >/dev/null
+  mkdir -p "$chartjs"
+  cp "$tmp/node_modules/chart.js/dist/chart.umd.min.js" "$tmp/node_modules/chart.js/LICENSE.md" "$chartjs/"
+  echo "$CHARTJS_VERSION" > "$chartjs/VERSION"
+  rm -rf "$tmp"
+fi
+
 # ---------------------------------------------------------------- translations
 .venv/bin/pybabel -q compile -d app/translations
 log "ready"

@@ -284,6 +284,16 @@ def complete_task(task_id: str, actor: Actor, data: dict):
 
         after_destruction_step(bpmn_id, instance_id, actor, data)
         return instance
+    if process == "capa":  # FLOW-14: the CAPA row follows its flow
+        from .capa import after_capa_step
+
+        after_capa_step(bpmn_id, instance_id)
+        return instance
+    if process in ("monthly_summary", "rate_report", "period_statistics"):  # §4.2/§4.4 periodic reports
+        from .reports import after_report_step
+
+        after_report_step(process, bpmn_id, instance_id, actor, data)
+        return instance
     after_task_completed(process, bpmn_id, instance_id, actor, data)
     return instance
 
