@@ -376,8 +376,9 @@ def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Ac
             visit.revisits += 1
             visit.status = "in_progress"
     elif process == "complaint_case" and bpmn_id in ("reply", "resolve"):  # KPI-15: SLA compliance
-        if bpmn_id == "reply" and visit.replied_at is None:
-            visit.replied_at = clock.now()
+        if bpmn_id == "reply" and visit.replied_at is None:  # the declared reply time, never after it was recorded
+            declared = _aware(data.get("replied_at"))
+            visit.replied_at = min(declared, clock.now()) if declared else clock.now()
         elif bpmn_id == "resolve":
             visit.resolved_at = clock.now()
     elif process == "complaint_case" and bpmn_id == "close":
