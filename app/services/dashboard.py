@@ -28,7 +28,8 @@ def tables(period_label: str, *, project: str | None = None, by: str = "project"
     kpis.slice_column(by)
     out = []
 
-    rates = kpis.visit_rates(start, end, project=project, now=now)
+    cube = kpis.measure_cube(start, end, project=project, now=now)  # one scan for the next three tables
+    rates = kpis.visit_rates(start, end, project=project, now=now, cube=cube)
     out.append({"id": "rates", "title": _("Visit rate per category (KPI-12)"), "columns": [
         _col("project", _("Project")), _col("category", _("Category")), _col("eligible", _("Eligible events")),
         _col("due", _("Visits planned"), "due"), _col("visited", _("Visited"), "visited"),
@@ -39,7 +40,8 @@ def tables(period_label: str, *, project: str | None = None, by: str = "project"
         _col("on_time_rate", _("On-time rate"), kind=PCT)],
         "rows": [{**r, "_filters": {"project": r["project"], "category": r["category"]}} for r in rates]})
 
-    measures = kpis.visit_measures(start, end, by=by, project=project, category=False, now=now)
+    measures = kpis.rollup(cube, by) if by in kpis.CUBE else kpis.visit_measures(start, end, by=by, project=project,
+                                                                                   category=False, now=now)
     out.append({"id": "slices", "title": _("Visits by %(by)s", by=_(by)), "columns": [
         _col("slice", _(by.capitalize())), _col("due", _("Visits planned"), "due"),
         _col("attempted", _("Actual visits"), "attempted"), _col("visited", _("Successful"), "visited"),
@@ -48,7 +50,7 @@ def tables(period_label: str, *, project: str | None = None, by: str = "project"
         _col("unsatisfied", _("Unsatisfied"), "unsatisfied"), _col("unqualified", _("Unqualified"), "unqualified")],
         "rows": [{**r, "_filters": {"project": project, "by": by, "value": r["slice"]}} for r in measures]})
 
-    cov = kpis.coverage(start, end, by="team", project=project, now=now)
+    cov = kpis.coverage(start, end, by="team", project=project, now=now, cube=cube)
     out.append({"id": "coverage", "title": _("Coverage and success per business unit (KPI-04/05/07)"), "columns": [
         _col("slice", _("Team")), _col("due", _("Visits due"), "due"), _col("attempted", _("Actual visits"), "attempted"),
         _col("visited", _("Successful"), "visited"), _col("coverage", _("Coverage"), kind=PCT),
@@ -61,10 +63,12 @@ def tables(period_label: str, *, project: str | None = None, by: str = "project"
         _col("average", _("Average")), _col("success_rate", _("Success rate"), kind=PCT), _col("valid", _("Valid"))],
         "rows": [{**r, "_filters": {}} for r in sat]})
 
-    grades = kpis.annual_grades(period.first.year, project=project)
-    out.append({"id": "grades", "title": _("Annual grade %(year)s (KPI-09)", year=period.first.year), "columns": [
-        _col("unit", _("Team")), _col("months", _("Months scored")), _col("average", _("Average of months")),
-        _col("grade_zh", _("Grade"))], "rows": [{**r, "_filters": {}} for r in grades]})
+    if period.kind == "year":  # KPI-09 is a year's figure: shown when a year is chosen
+        grades = kpis.annual_grades(period.first.year, project=project)
+        out.append({"id": "grades", "title": _("Annual grade %(year)s (KPI-09)", year=period.first.year),
+                    "columns": [_col("unit", _("Team")), _col("months", _("Months scored")),
+                                _col("average", _("Average of months")), _col("grade_zh", _("Grade"))],
+                    "rows": [{**r, "_filters": {}} for r in grades]})
 
     comp = kpis.complaint_rates(start, end, project=project)
     out.append({"id": "complaints", "title": _("Complaint rate (KPI-13)"), "columns": [

@@ -16,9 +16,9 @@ and start a CAPA (capa.py) from the finding.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal_column, select, union_all
+from sqlalchemy import String, and_, func, literal_column, select, union_all
 
 from workflows import clock
 from workflows.policy.reporting import Period
@@ -26,6 +26,7 @@ from workflows.policy.reporting import Period
 from ..extensions import db
 from .kpis import E, P, V, _is_case, _params, _utc, zone
 
+SATISFIED_LOOKBACK = timedelta(days=93)
 RULES = ("unqualified", "repeat_complaint", "repeat_repair", "rising_complaints")
 RULE_TITLES = {
     "unqualified": "不合格回访 Unqualified visit",
@@ -68,14 +69,19 @@ def _finding(rule: str, key: str, project: str | None, period: Period, title: st
 
 
 def unqualified(period: Period, start, end, project: str | None) -> list[dict]:
-    query = (select(V.c.id, V.c.project_key, V.c.serial, V.c.household, V.c.category)
-             .where(V.c.qualified.is_(False), V.c.trigger_at >= start, V.c.trigger_at < end).order_by(V.c.id))
+    """One finding per project and period: its unqualified visits (FLOW-09/13, REC-04)."""
+    query = (select(V.c.project_key, func.count(), func.aggregate_strings(func.cast(V.c.id, String), ","))
+             .where(V.c.qualified.is_(False), V.c.trigger_at >= start, V.c.trigger_at < end)
+             .group_by(V.c.project_key).order_by(V.c.project_key))
     if project:
         query = query.where(V.c.project_key == project)
-    return [_finding("unqualified", _key("unqualified", proj or "", vid), proj, period,
-                     f"{RULE_TITLES['unqualified']} {serial or '#' + str(vid)} {household or ''}".strip(), [vid],
-                     household=household, category=category, count=1, threshold=1)
-            for vid, proj, serial, household, category in db.session.execute(query)]
+    return [_finding("unqualified", _key("unqualified", proj or "", period.label), proj, period,
+                     f"{RULE_TITLES['unqualified']} ×{n}", _ids(ids), count=int(n), threshold=1)
+            for proj, n, ids in db.session.execute(query)]
+
+
+def _ids(text) -> list[int]:
+    return sorted(int(x) for x in (text or "").split(",") if x)
 
 
 def _matter_events(category: str, start, end, project: str | None):
@@ -86,10 +92,55 @@ def _matter_events(category: str, start, end, project: str | None):
     return cond
 
 
-def _visits_of_events(event_ids: list[int]) -> list[int]:
-    if not event_ids:
-        return []
-    return list(db.session.scalars(select(V.c.id).where(V.c.service_event_id.in_(event_ids))))
+def _visits_by_event(event_ids: list[int]) -> dict[int, list[int]]:
+    """The visits (cases and follow-ups) of many events, in one query."""
+    out: dict[int, list[int]] = {}
+    for start in range(0, len(event_ids), 5000):
+        for event_id, visit_id in db.session.execute(select(V.c.service_event_id, V.c.id).where(
+                V.c.service_event_id.in_(event_ids[start:start + 5000]))):
+            out.setdefault(event_id, []).append(visit_id)
+    return out
+
+
+def _labels(household_ids) -> dict[int, str]:
+    from ..models.intake import Household
+
+    ids = sorted({h for h in household_ids if h is not None})
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        for hid, building, room in db.session.execute(select(Household.id, Household.building, Household.room)
+                                                      .where(Household.id.in_(ids[start:start + 5000]))):
+            out[hid] = f"{building}-{room}"
+    return out
+
+
+def _matter_findings(rule: str, period: Period, rows, thresholds: dict[str, int]) -> list[dict]:
+    """rows: (project, household_id, subject, count, "event,ids") already at or above the threshold."""
+    rows = [r for r in rows if int(r[3]) >= thresholds.get(r[0], 3 if rule == "repeat_repair" else 2)]
+    events = {tuple(r[:3]): _event_order(r[4]) for r in rows}
+    by_event = _visits_by_event([e for ids in events.values() for e in ids])
+    labels = _labels(r[1] for r in rows)
+    out = []
+    for proj, household_id, subject, n, _ids_text in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        event_ids = events[(proj, household_id, subject)]
+        label = labels.get(household_id, str(household_id))
+        out.append(_finding(rule, _key(rule, proj, household_id, subject, period.label), proj, period,
+                            f"{RULE_TITLES[rule]}: {label} {subject} ×{int(n)}",
+                            [v for e in event_ids for v in by_event.get(e, [])], event_ids=event_ids,
+                            household=label, household_id=household_id, subject=subject, count=int(n),
+                            threshold=thresholds.get(proj)))
+    return out
+
+
+def _event_order(text) -> list[int]:
+    """Event ids as aggregated ("received_at|id" pairs sort by time)."""
+    pairs = sorted(x.split("|") for x in (text or "").split(",") if x)
+    return [int(i) for _at, i in pairs]
+
+
+def _at_id(at_col, id_col):
+    """A sortable "time|id" text per event, aggregated into one string per group (string_agg/group_concat)."""
+    return func.aggregate_strings(func.cast(at_col, String) + "|" + func.cast(id_col, String), ",")
 
 
 def repeat_complaints(period: Period, start, end, project: str | None) -> list[dict]:
@@ -107,57 +158,37 @@ def repeat_complaints(period: Period, start, end, project: str | None) -> list[d
                  .select_from(V.join(E, V.c.service_event_id == E.c.id).join(P, E.c.project_id == P.c.id))
                  .where(E.c.category == "complaint", E.c.subject.is_not(None), E.c.household_id.is_not(None),
                         V.c.process_key != "complaint_case", V.c.success.is_(True), V.c.satisfied.is_(True),
-                        V.c.visited_at >= start, V.c.visited_at < end, *([P.c.key == project] if project else [])))
+                        V.c.visited_at >= start, V.c.visited_at < end,
+                        # the complaint a satisfied visit answers was received at most ~3 months before it (the
+                        # longest window is 2 months, §2.2): the events' (category, received_at) index drives this
+                        E.c.received_at >= start - SATISFIED_LOOKBACK, E.c.received_at < end,
+                        *([P.c.key == project] if project else [])))
     stream = union_all(complaints, satisfied).subquery("stream")
     part = (stream.c.project, stream.c.household_id, stream.c.subject)
     runs = select(stream, func.sum(1 - stream.c.is_complaint).over(
         partition_by=part, order_by=(stream.c.at, stream.c.is_complaint)).label("run")).subquery("runs")
     grouped = (select(runs.c.project, runs.c.household_id, runs.c.subject, runs.c.run,
-                      func.sum(runs.c.is_complaint).label("n"), func.min(runs.c.at), func.max(runs.c.at))
+                      func.sum(runs.c.is_complaint).label("n"), _at_id(runs.c.at, runs.c.event_id))
                .where(runs.c.is_complaint == 1)
                .group_by(runs.c.project, runs.c.household_id, runs.c.subject, runs.c.run)
                .having(func.sum(runs.c.is_complaint) >= min(thresholds.values())))
     best: dict[tuple, tuple] = {}
-    for proj, household_id, subject, run, n, first, last in db.session.execute(grouped):
-        if int(n) < thresholds.get(proj, 2):
-            continue
+    for proj, household_id, subject, _run, n, ids in db.session.execute(grouped):
         key = (proj, household_id, subject)
-        if key not in best or int(n) > best[key][1]:
-            best[key] = (run, int(n), first, last)
-    out = []
-    for (proj, household_id, subject), (run, n, first, last) in sorted(best.items(), key=lambda kv: str(kv[0])):
-        events = list(db.session.scalars(select(runs.c.event_id).where(
-            runs.c.project == proj, runs.c.household_id == household_id, runs.c.subject == subject,
-            runs.c.run == run, runs.c.is_complaint == 1).order_by(runs.c.at)))
-        label = _household_label(household_id)
-        out.append(_finding("repeat_complaint", _key("repeat_complaint", proj, household_id, subject, period.label),
-                            proj, period, f"{RULE_TITLES['repeat_complaint']}: {label} {subject} ×{n}",
-                            _visits_of_events(events), event_ids=events, household=label,
-                            household_id=household_id, subject=subject, count=n, threshold=thresholds.get(proj)))
-    return out
+        if key not in best or int(n) > int(best[key][3]):
+            best[key] = (proj, household_id, subject, int(n), ids)
+    return _matter_findings("repeat_complaint", period, list(best.values()), thresholds)
 
 
 def repeat_repairs(period: Period, start, end, project: str | None) -> list[dict]:
     thresholds = _thresholds("repair")
     if not thresholds:
         return []
-    query = (select(P.c.key, E.c.household_id, E.c.subject, func.count())
+    query = (select(P.c.key, E.c.household_id, E.c.subject, func.count(), _at_id(E.c.received_at, E.c.id))
              .select_from(E.join(P, E.c.project_id == P.c.id)).where(*_matter_events("repair", start, end, project))
              .group_by(P.c.key, E.c.household_id, E.c.subject)
-             .having(func.count() >= min(thresholds.values())).order_by(P.c.key, E.c.household_id, E.c.subject))
-    out = []
-    for proj, household_id, subject, n in db.session.execute(query):
-        if int(n) < thresholds.get(proj, 3):
-            continue
-        events = list(db.session.scalars(select(E.c.id).select_from(E.join(P, E.c.project_id == P.c.id)).where(
-            *_matter_events("repair", start, end, proj), E.c.household_id == household_id, E.c.subject == subject)
-            .order_by(E.c.received_at)))
-        label = _household_label(household_id)
-        out.append(_finding("repeat_repair", _key("repeat_repair", proj, household_id, subject, period.label), proj,
-                            period, f"{RULE_TITLES['repeat_repair']}: {label} {subject} ×{n}",
-                            _visits_of_events(events), event_ids=events, household=label,
-                            household_id=household_id, subject=subject, count=int(n), threshold=thresholds.get(proj)))
-    return out
+             .having(func.count() >= min(thresholds.values())))
+    return _matter_findings("repeat_repair", period, db.session.execute(query).all(), thresholds)
 
 
 def _complaint_counts(period: Period, project: str | None) -> dict[str, int]:
@@ -189,13 +220,6 @@ def rising_complaints(period: Period, project: str | None) -> list[dict]:
                                 period, f"{RULE_TITLES['rising_complaints']} ({basis_zh}): {before} → {n}", visits,
                                 basis=basis, compared_period=other.label, count=n, before=before))
     return out
-
-
-def _household_label(household_id) -> str:
-    from ..models.intake import Household
-
-    household = db.session.get(Household, household_id) if household_id else None
-    return household.label if household else str(household_id)
 
 
 def find(key: str, period: Period, project: str | None = None) -> dict | None:

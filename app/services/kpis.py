@@ -19,7 +19,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, not_, or_, select, true, union_all
+from sqlalchemy import and_, case, func, not_, or_, select, true
 
 from workflows import clock
 from workflows.errors import InvalidInput, Problem
@@ -140,9 +140,16 @@ def meets(part: int, whole: int, target: float | None) -> bool | None:
 
 
 def _params(project_key: str | None) -> dict:
+    """The project's effective profile params, looked up once per app context (a page asks for each project
+    several times; a profile edit is seen by the next request)."""
+    from flask import g
+
     from .policy import effective_policy
 
-    return effective_policy(project_key).get("params") or {}
+    cache = g.setdefault("huifang_kpi_params", {})
+    if project_key not in cache:
+        cache[project_key] = effective_policy(project_key).get("params") or {}
+    return cache[project_key]
 
 
 def _category_targets(params: dict, category: str) -> tuple[float | None, float | None]:
@@ -182,13 +189,42 @@ def visit_measures(start: datetime, end: datetime, *, by: str = "project", proje
     return rows
 
 
+CUBE = ("project", "category", "team")
+
+
+def measure_cube(start: datetime, end: datetime, *, project: str | None = None,
+                 now: datetime | None = None) -> list[dict]:
+    """Every visit measure grouped by (project, category, team) in one scan; ``rollup`` sums it to any of
+    those slices, so a page showing several of them reads the period's visits once."""
+    now = _utc(now or clock.now())
+    preds = _visits(now)
+    keys = [V.c.project_key.label("project"), V.c.category.label("category"), V.c.team.label("team")]
+    query = (select(*keys, *[_count(preds[m]).label(m) for m in VISIT_MEASURES])
+             .where(_is_visit(), _in_period(start, end, project)).group_by(*keys))
+    return [{k: (int(v) if k in VISIT_MEASURES else v) for k, v in row.items()}
+            for row in db.session.execute(query).mappings()]
+
+
+def rollup(cube: list[dict], by: str, category: bool = False) -> list[dict]:
+    """The cube summed to one slice (and category): the same rows visit_measures would return."""
+    sums: dict[tuple, dict] = {}
+    for row in cube:
+        key = (row[by], row["category"] if category and by != "category" else None)
+        item = sums.setdefault(key, {"slice": key[0], "category": key[1] if category else (
+            key[0] if by == "category" else None), **{m: 0 for m in VISIT_MEASURES}})
+        for m in VISIT_MEASURES:
+            item[m] += row[m]
+    return sorted(sums.values(), key=lambda r: (str(r["slice"] or ""), str(r["category"] or "")))
+
+
 def visit_rates(start: datetime, end: datetime, *, project: str | None = None,
-                now: datetime | None = None) -> list[dict]:
+                now: datetime | None = None, cube: list[dict] | None = None) -> list[dict]:
     """KPI-12 per project and category: visited ÷ eligible events vs the profile's required rate (SMP-04, ≥,
     exactly), the HOME share vs the minimum (AMB-28), and the on-time rate (visited by the window's end)."""
     events = eligible_events(start, end, project)
-    measures = {(r["slice"], r["category"]): r for r in visit_measures(start, end, by="project", project=project,
-                                                                       now=now)}
+    if cube is None:
+        cube = measure_cube(start, end, project=project, now=now)
+    measures = {(r["slice"], r["category"]): r for r in rollup(cube, "project", category=True)}
     params = {}
     out = []
     for key in sorted(set(events) | set(measures), key=lambda k: (k[0] or "", k[1] or "")):
@@ -218,12 +254,14 @@ def _targets(project: str | None) -> tuple[float, float]:
 
 
 def coverage(start: datetime, end: datetime, *, by: str = "team", project: str | None = None,
-             now: datetime | None = None) -> list[dict]:
+             now: datetime | None = None, cube: list[dict] | None = None) -> list[dict]:
     """KPI-04 coverage = actual visits ÷ visits due (every completed project has its visit, AMB-17);
     KPI-05 success = successful ÷ actual visits; KPI-07 the rate report is invalid if either is < 80%."""
     cov_target, ok_target = _targets(project)
     out = []
-    for m in visit_measures(start, end, by=by, project=project, category=False, now=now):
+    rows = rollup(cube, by) if cube is not None and by in CUBE else visit_measures(
+        start, end, by=by, project=project, category=False, now=now)
+    for m in rows:
         out.append({"slice": m["slice"], "due": m["due"], "attempted": m["attempted"], "visited": m["visited"],
                     "unsuccessful": m["unsuccessful"],
                     "coverage": ratio(m["attempted"], m["due"]), "coverage_target": cov_target,
@@ -235,43 +273,47 @@ def coverage(start: datetime, end: datetime, *, by: str = "team", project: str |
 
 # ---------------------------------------------------------------- KPI-08/09: satisfaction scores
 
-def _unit_scores(start: datetime, end: datetime, project: str | None):
-    """(visit id, business unit, score): a unit earns the operating score as operating team and the market
-    score as contract-signing team (KPI-08 note 2)."""
-    base = and_(_is_visit(), _in_period(start, end, project), V.c.success.is_(True))
-    return union_all(
-        select(V.c.id.label("visit_id"), V.c.team.label("unit"), V.c.score_operating.label("score"),
-               V.c.trigger_at.label("at")).where(base, V.c.score_operating.is_not(None), V.c.team.is_not(None)),
-        select(V.c.id, V.c.market_team, V.c.score_market, V.c.trigger_at)
-        .where(base, V.c.score_market.is_not(None), V.c.market_team.is_not(None)),
-    ).subquery("scores")
+def _team_pairs(start: datetime, end: datetime, project: str | None, bucket=None):
+    """One scan, grouped by (operating team, signing team[, month]): visits attempted and successful, and
+    the sums and counts of both scores of successful visits. Units are combined from these few rows."""
+    ok = V.c.success.is_(True)
+    keys = [V.c.team, V.c.market_team] + ([bucket.label("bucket")] if bucket is not None else [])
+    query = (select(*keys, _count(V.c.visited_at.is_not(None)).label("attempted"), _count(ok).label("ok"),
+                    func.sum(case((ok, V.c.score_operating))).label("op_sum"),
+                    func.count(case((ok, V.c.score_operating))).label("op_n"),
+                    func.sum(case((ok, V.c.score_market))).label("mk_sum"),
+                    func.count(case((ok, V.c.score_market))).label("mk_n"))
+             .where(_is_visit(), _in_period(start, end, project),
+                    or_(V.c.team.is_not(None), V.c.market_team.is_not(None))).group_by(*keys))
+    return db.session.execute(query).mappings().all()
 
 
-def _unit_visits(start: datetime, end: datetime, project: str | None):
-    base = and_(_is_visit(), _in_period(start, end, project))
-    units = union_all(select(V.c.id.label("visit_id"), V.c.team.label("unit")).where(base, V.c.team.is_not(None)),
-                      select(V.c.id, V.c.market_team).where(base, V.c.market_team.is_not(None))).subquery("u")
-    distinct = select(units.c.visit_id, units.c.unit).distinct().subquery("du")
-    return distinct
+def _unit_totals(rows) -> dict:
+    """unit → [score total, scores, attempted, successful]: a unit earns the operating score as operating
+    team and the market score as contract-signing team (KPI-08 note 2); a visit counts once per unit."""
+    units: dict = {}
+    for r in rows:
+        for unit, total, n in ((r["team"], r["op_sum"], r["op_n"]), (r["market_team"], r["mk_sum"], r["mk_n"])):
+            if unit is None:
+                continue
+            item = units.setdefault(unit, [0, 0, 0, 0])
+            item[0] += int(total or 0)
+            item[1] += int(n or 0)
+        for unit in {r["team"], r["market_team"]} - {None}:
+            units[unit][2] += int(r["attempted"])
+            units[unit][3] += int(r["ok"])
+    return units
 
 
 def satisfaction(start: datetime, end: datetime, *, project: str | None = None) -> list[dict]:
     """KPI-08 per business unit: average = total score ÷ number of scores of its successful visits; the
     score table is invalid for a unit whose success rate is below 80%."""
-    scores = _unit_scores(start, end, project)
-    score_rows = db.session.execute(
-        select(scores.c.unit, func.sum(scores.c.score), func.count(scores.c.score))
-        .group_by(scores.c.unit)).all()
-    units = _unit_visits(start, end, project)
-    success = {unit: (int(att), int(ok)) for unit, att, ok in db.session.execute(
-        select(units.c.unit, _count(V.c.visited_at.is_not(None)), _count(V.c.success.is_(True)))
-        .select_from(units.join(V, V.c.id == units.c.visit_id)).group_by(units.c.unit))}
     _cov, ok_target = _targets(project)
     out = []
-    for unit, total, count in sorted(score_rows, key=lambda r: r[0] or ""):
-        attempted, ok = success.get(unit, (0, 0))
-        out.append({"unit": unit, "total": int(total), "scores": int(count),
-                    "average": round(int(total) / int(count), 2) if count else None,
+    for unit, (total, count, attempted, ok) in sorted(_unit_totals(_team_pairs(start, end, project)).items()):
+        if not count:
+            continue
+        out.append({"unit": unit, "total": total, "scores": count, "average": round(total / count, 2),
                     "attempted": attempted, "successful": ok, "success_rate": ratio(ok, attempted),
                     "valid": bool(meets(ok, attempted, ok_target))})
     return out
@@ -281,18 +323,22 @@ def annual_grades(year: int, *, project: str | None = None) -> list[dict]:
     """KPI-09: each unit's year = the average of its monthly averages; ≥9 优秀, ≥7 良好, ≥6 及格, else 不及格."""
     period = parse_period(str(year))
     start, end = (_utc(x) for x in period.bounds(zone()))
-    scores = _unit_scores(start, end, project)
     months = period.months()
-    bucket = case(*[(scores.c.at < _utc(m.bounds(zone())[1]), i) for i, m in enumerate(months)], else_=len(months))
-    monthly = (select(scores.c.unit, bucket.label("month"), func.avg(scores.c.score * 1.0).label("avg"))
-               .group_by(scores.c.unit, bucket)).subquery("monthly")
-    rows = db.session.execute(select(monthly.c.unit, func.avg(monthly.c.avg), func.count())
-                              .group_by(monthly.c.unit).order_by(monthly.c.unit)).all()
+    bucket = case(*[(V.c.trigger_at < _utc(m.bounds(zone())[1]), i) for i, m in enumerate(months)],
+                  else_=len(months))
+    monthly: dict = {}
+    by_month: dict = {}
+    for row in _team_pairs(start, end, project, bucket=bucket):
+        by_month.setdefault(row["bucket"], []).append(row)
+    for rows in by_month.values():
+        for unit, (total, count, _att, _ok) in _unit_totals(rows).items():
+            if count:
+                monthly.setdefault(unit, []).append(total / count)
     out = []
-    for unit, average, n in rows:
-        avg = round(float(average), 4)
+    for unit, averages in sorted(monthly.items()):
+        avg = round(sum(averages) / len(averages), 4)
         grade = annual_grade(avg)
-        out.append({"unit": unit, "year": year, "months": int(n), "average": round(avg, 2), "grade": grade[0],
+        out.append({"unit": unit, "year": year, "months": len(averages), "average": round(avg, 2), "grade": grade[0],
                     "grade_zh": grade[1]})
     return out
 

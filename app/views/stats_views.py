@@ -21,6 +21,7 @@ from ..models.stats import Capa, PeriodicReport, Survey, VisitTheme
 from ..services import dashboard, kpis
 from ..services.audit import record
 
+ROW_LIMIT = 200  # rows per table on the page; the Excel export has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -64,7 +65,7 @@ class StatsView(BaseView):
             return url_for("StatsView.visits", measure=measure, period=period, **params)
 
         return self.render_template("stats_dashboard.html", tables=tables, period=period, project=project, by=by,
-                                    drill=drill,
+                                    drill=drill, row_limit=ROW_LIMIT,
                                     series=series, projects=projects, slices=list(kpis.SLICES), cell=dashboard.cell,
                                     quarter=quarter, themes=themes, surveys=surveys, capas=capas, reports=reports,
                                     title=_("Dashboard"))

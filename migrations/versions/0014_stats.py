@@ -29,6 +29,8 @@ def upgrade():
     op.execute("UPDATE visit SET trigger_at = created_at WHERE trigger_at IS NULL")
     op.create_index("ix_visit_project_trigger", "visit", ["project_key", "trigger_at"])
     op.create_index("ix_visit_trigger_at", "visit", ["trigger_at"])
+    op.create_index("ix_intake_service_event_category_received", "intake_service_event", ["category", "received_at"])
+    op.create_index("ix_intake_service_event_completed_at", "intake_service_event", ["completed_at"])
 
     op.create_table(
         "stats_report",
@@ -116,6 +118,8 @@ def downgrade():
     op.drop_table("stats_theme")
     op.drop_table("stats_capa")
     op.drop_table("stats_report")
+    op.drop_index("ix_intake_service_event_completed_at", table_name="intake_service_event")
+    op.drop_index("ix_intake_service_event_category_received", table_name="intake_service_event")
     op.drop_index("ix_visit_trigger_at", table_name="visit")
     op.drop_index("ix_visit_project_trigger", table_name="visit")
     with op.batch_alter_table("visit") as batch:

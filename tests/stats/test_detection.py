@@ -93,8 +93,10 @@ def test_unqualified_visits(stats):
                       household="1-001")
     stats.visit("kp1", "repair", local(2024, 3, 5), visited=local(2024, 3, 6), qualified=True)
     stats.visit("kp1", "repair", local(2024, 4, 5), visited=local(2024, 4, 6), qualified=False)
+    other = stats.visit("kp1", "help", local(2024, 3, 31, 23), visited=local(2024, 4, 1), qualified=False)
     [finding] = findings(MARCH, rules=("unqualified",))
-    assert finding["visit_ids"] == [bad] and finding["key"] == f"unqualified:kp1:{bad}"
+    assert finding["visit_ids"] == [bad, other] and finding["key"] == "unqualified:kp1:2024-03"
+    assert finding["count"] == 2
 
 
 def test_rising_complaints_period_over_period_and_year_over_year(stats):

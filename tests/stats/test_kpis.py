@@ -99,6 +99,15 @@ def test_slices_by_team_and_visitor(stats):
     assert _row(by_visitor, slice="agent2")["on_time"] == 1 and _row(by_visitor, slice="agent2")["late"] == 1
     by_team = kpis.visit_measures(start, end, by="team", project="kp1", category=False)
     assert _row(by_team, slice="eng")["due"] == 3
+    # the dashboard's one-scan cube sums to exactly what a slice's own query counts
+    cube = kpis.measure_cube(start, end)
+
+    def ordered(rows):
+        return sorted(rows, key=lambda r: (str(r["slice"]), str(r["category"])))
+
+    for by in ("project", "team", "category"):
+        assert ordered(kpis.rollup(cube, by)) == ordered(kpis.visit_measures(start, end, by=by, category=False)), by
+    assert ordered(kpis.rollup(cube, "project", category=True)) == ordered(kpis.visit_measures(start, end))
     visits, total = measure_visits("late", start, end, project="kp1", by="visitor", value="agent2")
     assert [v["id"] for v in visits] == [ids["r5"]] and total == 1
     with pytest.raises(InvalidInput) as err:
