@@ -24,7 +24,8 @@ def form_fields(schema: dict | None) -> list[dict]:
             widget = "date"
         elif prop.get("format") == "date-time":
             widget = "datetime"
-        elif prop.get("maxLength", 0) > 200 or prop.get("x-widget") == "textarea":
+        elif kind == "array" or prop.get("maxLength", 0) > 200 or prop.get("x-widget") == "textarea":
+            # a list of strings is one line each (e.g. the findings a manager sends to CAPA)
             widget = "textarea"
         fields.append({"name": name, "title": prop.get("title", name), "description": prop.get("description"),
                        "widget": widget, "options": prop.get("enum", []), "required": name in required})
@@ -43,7 +44,9 @@ def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Sha
             continue
         prop = schema["properties"][field["name"]]
         kind = prop.get("type", "string")
-        if kind == "boolean":
+        if kind == "array":
+            data[field["name"]] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif kind == "boolean":
             data[field["name"]] = raw in ("true", "on", "1", "yes")
         elif kind == "integer":
             try:

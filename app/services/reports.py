@@ -139,13 +139,14 @@ def content(report: PeriodicReport, now: datetime | None = None) -> dict:
             continue
         seen.add(visit["id"])
         rows.append({"serial": visit["serial"] or f"#{visit['id']}", "household": visit["household"],
-                     "category": visit["category"], "visitor": visit["visitor"], "method": visit["method"],
-                     "visited_at": visit["visited_at"], "result": visit["result"],
-                     "qualified": visit["qualified"]})
+                     "category": visit["category"],
+                     "visitor": " · ".join(x for x in (visit["visitor"], visit["method"]) if x),
+                     "visited_at": visit["visited_at"],
+                     "result": "不合格 unqualified" if visit["qualified"] is False else "不满意 unsatisfied"})
     tables.append({"id": "issues", "title": _("Unsatisfied and unqualified visits"), "columns": [
         _col("serial", _("Form no.")), _col("household", _("Household")), _col("category", _("Category")),
-        _col("visitor", _("Visitor")), _col("method", _("Method")), _col("visited_at", _("Visited at")),
-        _col("result", _("Result")), _col("qualified", _("Qualified"))], "rows": rows})
+        _col("visitor", _("Visitor")), _col("visited_at", _("Visited at")), _col("result", _("Result"))],
+        "rows": rows})
     if report.kind == "statistics":
         found = detection.findings(parse_period(report.period), project=project, now=now)
         tables.append({"id": "findings", "title": _("Findings (§4.4)"), "columns": [

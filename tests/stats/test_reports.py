@@ -122,7 +122,7 @@ def test_monthly_summary_flow_exactly_once_with_pdf_and_excel(stats, client, aut
     assert "同意，品质部跟进" in text and "维修返修率 3%" in text
 
 
-def test_catch_up_and_statistics_decide_starts_capas(stats, client, auth):
+def test_catch_up_and_statistics_decide_starts_capas(stats, client, auth, app_ctx):
     stats.project("k3", "P003", households=5)
     stats.project("ks", "P001-S")
     stats.clock._now = local(2027, 1, 3, 9).astimezone(stats.clock._now.tzinfo)
@@ -146,11 +146,42 @@ def test_catch_up_and_statistics_decide_starts_capas(stats, client, auth):
     complete(client, agent, tasks(client, agent, row.instance_id)["compile"], {"analysis": "噪音投诉集中"})
     complete(client, supervisor, tasks(client, supervisor, row.instance_id)["review"], {
         "approved": True, "review_comment": "同意"})
-    complete(client, manager, tasks(client, manager, row.instance_id)["decide"], {
-        "decision": "按纠正预防程序处理", "capa_findings": [key, "unqualified:k3:999999"]})
+    # the manager decides in the inbox: one finding per line
+    decide = tasks(client, manager, row.instance_id)["decide"]
+    browser = browser_login(app_ctx.test_client(), "manager")
+    page = browser.get(f"/inbox/task/{decide['id']}").get_data(as_text=True)
+    assert 'name="capa_findings"' in page
+    r = browser.post(f"/inbox/task/{decide['id']}", data={"decision": "按纠正预防程序处理",
+                                                          "capa_findings": f"{key}\nunqualified:k3:1999-01\n"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     capa = db.session.scalar(select(Capa).where(Capa.finding_key == key))
     assert capa is not None and capa.period == "2026-12" and capa.created_by == "manager"
     assert _count(Capa) == 1  # the unknown finding started nothing
     assert start_due_reports() == []  # a second sweep starts nothing new
     stats.clock.advance(timedelta(days=3))  # past the 5th: December's reports are due, nothing is re-created
     assert start_due_reports() == []
+
+
+def test_a_worker_that_loses_the_race_for_a_period_starts_nothing(stats, monkeypatch):
+    """Two workers see no report for the period; the second one's insert fails on the unique key and it rolls
+    back without starting a flow (exactly once)."""
+    from app.services import reports
+    from workflows.models import ProcessInstance
+
+    stats.project("kp1", "P000-1")
+    stats.clock._now = local(2027, 1, 10, 9).astimezone(stats.clock._now.tzinfo)
+    original = reports._row
+
+    def other_worker_first(report, project, now):
+        row = original(report, project, now)
+        with db.engine.begin() as conn:  # another worker, its own connection, commits first
+            conn.execute(PeriodicReport.__table__.insert().values(
+                kind=row.kind, period_kind=row.period_kind, project_key=row.project_key, period=row.period,
+                covers_from=row.covers_from, covers_until=row.covers_until, opens_at=row.opens_at,
+                due_at=row.due_at, created_at=now))
+        return row
+
+    monkeypatch.setattr(reports, "_row", other_worker_first)
+    assert start_due_reports() == []
+    assert _count(PeriodicReport) == 1
+    assert _count(ProcessInstance, ProcessInstance.business_key.like("monthly_summary:%")) == 0
