@@ -51,9 +51,18 @@ def issue_survey(project: str, period: str, items: list[str], actor: Actor) -> S
     if not db.session.scalar(select(Project.id).where(Project.key == (project or ""))):
         problems.append(Problem(f"there is no project {project!r}", field="project"))
     try:
-        parse_period(period)
+        kind = parse_period(period).kind
     except PolicyError as err:
         problems.append(Problem(err.message, field="period"))
+    else:
+        # CAT-SV-05/AMB-11: the profile's survey frequency (half-yearly unless it says yearly or quarterly)
+        from .kpis import _params
+
+        frequency = _params(project).get("survey_frequency") or "half_year" if not problems else None
+        if frequency and kind != frequency:
+            example = {"half_year": "2024-H1", "year": "2024", "quarter": "2024-Q1", "month": "2024-03"}[frequency]
+            problems.append(Problem(f"this project's profile surveys per {frequency.replace('_', '-')}: "
+                                    f"name such a period, e.g. {example}", field="period"))
     items = [str(i).strip() for i in items or [] if str(i).strip()]
     if not items:
         problems.append(Problem("name at least one survey item", field="items"))

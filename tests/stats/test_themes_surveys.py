@@ -37,6 +37,10 @@ def test_survey_dissatisfaction_items_flow_back_into_visits(stats, client, auth)
                                                    "items": ["维修质量", "保洁", "安保"]}, headers=supervisor)
     assert r.status_code == 201, r.json
     survey = r.json["result"]["id"]
+    # half-yearly by default (AMB-11): a quarter is refused, naming the period
+    r = client.post("/api/v1/stats/surveys", json={"project": "k3", "period": "2026-Q4", "items": ["保洁"]},
+                    headers=supervisor)
+    assert r.status_code == 422 and r.json["problems"][0]["field"] == "period" and "2024-H1" in str(r.json)
     r = client.post("/api/v1/stats/surveys", json={"project": "nope", "period": "H2", "items": []},
                     headers=supervisor)
     assert r.status_code == 422 and {"project", "period", "items"} <= {p["field"] for p in r.json["problems"]}
