@@ -1,6 +1,8 @@
 """Detection rules of the periodic statistics (SOP_RULES §4.4, FLOW-12/13/17, RPR-07, 003-FC 3.6; issue 6).
 
-* ``unqualified`` — every visit the supervisor classified unqualified (FLOW-09) in the period.
+* ``unqualified`` — the visits the supervisor classified unqualified (FLOW-09) in the period: one finding per
+  project and period listing them (each one already went through complaint handling, FLOW-10; the statistics
+  ask whether the pattern needs CAPA, FLOW-13).
 * ``repeat_complaint`` — the same matter complained about ≥ N times consecutively (连续…两次以上; N from the
   profile's ``repeat_thresholds.complaint``: 2, P003: 3). Same matter = household + category + subject tag
   (AMB-34; a second report of an open case is the same complaint and does not count again). Consecutive =
