@@ -90,6 +90,7 @@ def _register(appbuilder: AppBuilder) -> None:
     _register_visits(appbuilder, _l)
     _register_notify(appbuilder, _l)
     _register_audit(appbuilder, _l)
+    _register_stats(appbuilder, _l)
 
 
 def _register_intake(appbuilder: AppBuilder, _l) -> None:
@@ -163,6 +164,18 @@ def _register_audit(appbuilder: AppBuilder, _l) -> None:
 
     appbuilder.add_api(RetentionApi)
     appbuilder.add_api(FileLoanApi)
+
+
+def _register_stats(appbuilder: AppBuilder, _l) -> None:
+    """STATS (issue 6): KPI dashboard, drill-down and exports, CAPA, periodic reports, themes, surveys."""
+    from .api.stats_api import StatsApi
+    from .views.stats_views import CapaView, ReportView, StatsView
+
+    menu = {"category": "Statistics", "category_label": _l("Statistics"), "category_icon": "fa-bar-chart"}
+    appbuilder.add_view(StatsView, "Dashboard", label=_l("Dashboard"), icon="fa-dashboard", **menu)
+    appbuilder.add_view(CapaView, "CAPA", label=_l("CAPA"), icon="fa-check-square-o", **menu)
+    appbuilder.add_view(ReportView, "Periodic reports", label=_l("Periodic reports"), icon="fa-calendar", **menu)
+    appbuilder.add_api(StatsApi)
 
 
 def _template_helpers(app: Flask) -> None:

@@ -122,6 +122,7 @@ def worker(once, poll):
                 click.echo(f"fired {fired} timer(s)")
             _draw_repair_samples()
             _start_filings()
+            _start_reports()
             _seal_audit_trail()
             _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
@@ -145,6 +146,20 @@ def _start_filings() -> None:
     except Exception as err:
         db.session.rollback()
         click.echo(f"starting filing tasks failed, retrying: {type(err).__name__}: {err}", err=True)
+
+
+def _start_reports() -> None:
+    """§4.2/§4.4/§6: each project's periodic report flows (exactly once per period; they wait on their timer
+    start events until compiling opens)."""
+    from .extensions import db
+    from .services.reports import start_due_reports
+
+    try:
+        for row in start_due_reports():
+            click.echo(f"report flow started: {row.kind} {row.project_key} {row.period}")
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"starting report flows failed, retrying: {type(err).__name__}: {err}", err=True)
 
 
 def _seal_audit_trail() -> None:

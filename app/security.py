@@ -167,6 +167,20 @@ for _role in ("Supervisor", "Manager"):
     ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Team workload"]
 for _role in ("Supervisor", "Agent", "Manager", "Archivist"):
     ROLE_MENUS[_role] = ROLE_MENUS[_role] + ["Print forms"]
+# STATS (issue 6): dashboards for those who run the company on the numbers (Manager, VP, QualityDept,
+# Supervisor) and the auditor; CAPAs are started by the supervisor, manager or quality dept; themes and
+# surveys are issued by the supervisor and manager; survey answers are recorded by whoever collects them.
+RESOURCES["Statistics"] = ["read", "export", "capa", "manage", "survey"]
+_STATS_READERS = ("Supervisor", "Manager", "VP", "QualityDept", "Auditor")
+for _role in _STATS_READERS:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Statistics", "read"), ("Statistics", "export")]
+    ROLE_MENUS[_role] = ROLE_MENUS.get(_role, []) + ["Statistics", "Dashboard", "CAPA", "Periodic reports"]
+for _role in ("Supervisor", "Manager", "QualityDept"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Statistics", "capa")]
+for _role in ("Supervisor", "Manager"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Statistics", "manage")]
+for _role in ("Supervisor", "Manager", "Agent"):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [("Statistics", "survey")]
 
 
 def security_manager_class():

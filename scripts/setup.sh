@@ -2,7 +2,7 @@
 # Install everything Huifang needs; safe to run again (a second run does almost nothing).
 #   Debian packages (as root): CJK fonts and Pango for WeasyPrint, Chromium for browser tests,
 #   poppler-utils (pdftotext), PostgreSQL and Node.js/npm if they are missing.
-#   .venv with requirements.txt, the modeler bundle (npm, app/frontend), and the compiled translations (app/translations/*/LC_MESSAGES/*.mo).
+#   .venv with requirements.txt, the front-end packages (npm, app/frontend: the modeler bundle, Chart.js), and the compiled translations (app/translations/*/LC_MESSAGES/*.mo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -41,20 +41,22 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want_hash" ]; then
   echo "$want_hash" > "$stamp"
 fi
 
-# ---------------------------------------------------------------- the BPMN modeler's bundle
-# bpmn-js and the properties panel from the npm registry (versions pinned in app/frontend/package-lock.json),
-# bundled with esbuild into app/static/vendor/modeler (git-ignored). Redone only when the sources change.
+# ---------------------------------------------------------------- front-end packages (no CDN at run time)
+# bpmn-js with its properties panel, and Chart.js, from the npm registry (pinned in app/frontend/package-lock.json):
+# the modeler bundled with esbuild into app/static/vendor/modeler, Chart.js copied to app/static/vendor/chartjs
+# (both git-ignored). Redone only when the sources change.
 front=app/frontend
 vendor=app/static/vendor/modeler
 lock_hash=$(sha256sum "$front/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$front/node_modules/.lock.sha256" 2>/dev/null || true)" != "$lock_hash" ]; then
-  log "installing the modeler's npm packages"
+  log "installing the front-end npm packages"
   (cd "$front" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$lock_hash" > "$front/node_modules/.lock.sha256"
 fi
 build_hash=$(cat "$front/package-lock.json" "$front/build.mjs" "$front"/src/* | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$vendor/.build.sha256" 2>/dev/null || true)" != "$build_hash" ] || [ ! -s "$vendor/huifang-modeler.js" ]; then
-  log "building the modeler bundle"
+if [ "$(cat "$vendor/.build.sha256" 2>/dev/null || true)" != "$build_hash" ] || [ ! -s "$vendor/huifang-modeler.js" ] \
+   || [ ! -s app/static/vendor/chartjs/chart.umd.min.js ]; then
+  log "building the modeler bundle and copying Chart.js"
   (cd "$front" && node build.mjs)
   echo "$build_hash" > "$vendor/.build.sha256"
 fi

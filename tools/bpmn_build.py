@@ -13,7 +13,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 LANE_H, COL_W, X0, LANE_X = 170, 150, 230, 150
 SIZE = {"start": (36, 36), "end": (36, 36), "user": (120, 80), "script": (120, 80), "call": (120, 80), "xgw": (50, 50),
-        "boundary": (36, 36)}
+        "boundary": (36, 36), "timer": (36, 36)}
+
+
+def _timer(nid: str, expression: str) -> str:
+    return (f'\n      <bpmn:timerEventDefinition id="{nid}_timer"><bpmn:timeDate>{escape(expression)}'
+            f'</bpmn:timeDate></bpmn:timerEventDefinition>\n    ')
 
 
 def _props(props: dict) -> str:
@@ -79,7 +84,11 @@ def build(spec: dict) -> str:
              "".join(f"<bpmn:outgoing>{f}</bpmn:outgoing>" for f in outgoing[nid])
         doc = f'\n      <bpmn:documentation>{escape(n["doc"])}</bpmn:documentation>' if n.get("doc") else ""
         if kind == "start":
-            out.append(f'    <bpmn:startEvent id="{nid}" name={name}>{doc}{io}</bpmn:startEvent>')
+            timer = _timer(nid, n["timer"]) if n.get("timer") else ""  # a timer start event (periodic flows)
+            out.append(f'    <bpmn:startEvent id="{nid}" name={name}>{doc}{io}{timer}</bpmn:startEvent>')
+        elif kind == "timer":  # an intermediate timer catch event: wait until a date
+            out.append(f'    <bpmn:intermediateCatchEvent id="{nid}" name={name}>{doc}{io}{_timer(nid, n["timer"])}'
+                       f'</bpmn:intermediateCatchEvent>')
         elif kind == "end":
             out.append(f'    <bpmn:endEvent id="{nid}" name={name}>{doc}{io}</bpmn:endEvent>')
         elif kind == "xgw":

@@ -303,4 +303,177 @@ FILING = {
     ],
 }
 
-SPECS = [FOLLOWUP, COMPLAINT, REPAIR, DESTRUCTION, FILING]
+QA = ("lane_quality", "品质管理部 Quality dept", "QualityDept")
+
+CAPA = {
+    "id": "capa", "name": "纠正与预防措施 Corrective and preventive action", "pool": "纠正与预防措施 CAPA",
+    "doc": "FLOW-13/14, REC-22 (003-RV 3.4, 3.2.5.3; 003-FC 3.6): a statistical finding (unqualified visit, the "
+           "same matter complained about repeatedly, the same repair repeatedly, rising complaints) is analysed, "
+           "corrective and preventive actions are defined, reviewed by the CS supervisor, approved by the project "
+           "head, implemented, verified by the CS dept, and the customer is visited again to be told the measures. "
+           "Every step fills the 纠正与预防措施实施表 (printed as PDF).",
+    "lanes": [DEPT, SUP, MGR, AGENT],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "统计发现问题 Finding", "lane": "lane_supervisor", "col": 0,
+         "doc": "Started from a finding of the period statistics; the start data carries the finding and its visits."},
+        {"id": "analysis", "kind": "user", "name": "原因分析 Analyse the cause", "lane": "lane_department", "col": 1,
+         "form": "capa.analysis.schema.json",
+         "doc": "CAT-SV-03: the departments analyse why it happened and whether the project is at fault.",
+         "instructions": "分析问题产生的原因。Analyse why the problem occurred."},
+        {"id": "measures", "kind": "user", "name": "制定纠正与预防措施 Define the corrective and preventive actions",
+         "lane": "lane_department", "col": 2, "form": "capa.measures.schema.json",
+         "doc": "REC-22: corrective action, preventive action, the person responsible and the due date."},
+        {"id": "review", "kind": "user", "name": "客服主管审核 Supervisor review", "lane": "lane_supervisor", "col": 3,
+         "form": "capa.review.schema.json", "doc": "FLOW-14: the CS head reviews the CAPA form (003-RV 3.4)."},
+        {"id": "review_gateway", "kind": "xgw", "name": "审核通过? Reviewed?", "lane": "lane_supervisor", "col": 4,
+         "default": "review_rejected"},
+        {"id": "approve", "kind": "user", "name": "管理处经理批准 Manager approval", "lane": "lane_manager", "col": 5,
+         "form": "capa.approve.schema.json", "doc": "FLOW-14/18: the project head approves (or sends it back)."},
+        {"id": "approve_gateway", "kind": "xgw", "name": "批准? Approved?", "lane": "lane_manager", "col": 6,
+         "default": "approval_rejected"},
+        {"id": "set_due", "kind": "script", "name": "设定整改期限 Set the implementation deadline",
+         "lane": "lane_department", "col": 6,
+         "script": "implement_due = due_date + 'T23:59:59.999999+08:00'",
+         "doc": "The actions are due at 24:00 of the due date the department set (§0.4)."},
+        {"id": "implement", "kind": "user", "name": "实施纠正与预防措施 Implement the actions",
+         "lane": "lane_department", "col": 7, "form": "capa.implement.schema.json", "due": "implement_due",
+         "doc": "FLOW-14: the responsible department implements; the CS dept organises and supervises."},
+        {"id": "verify", "kind": "user", "name": "验证实施效果 Verify the effect", "lane": "lane_supervisor", "col": 8,
+         "form": "capa.verify.schema.json",
+         "doc": "CAT-SV-03: the CS dept verifies the implementation; not effective → implement again."},
+        {"id": "verify_gateway", "kind": "xgw", "name": "有效? Effective?", "lane": "lane_supervisor", "col": 9,
+         "default": "not_effective"},
+        {"id": "revisit_gateway", "kind": "xgw", "name": "需回访客户? Customer to re-visit?", "lane": "lane_agent",
+         "col": 10, "default": "no_revisit"},
+        {"id": "revisit", "kind": "user", "name": "回访客户告知措施 Re-visit the customer with the measures",
+         "lane": "lane_agent", "col": 11, "form": "capa.revisit.schema.json",
+         "doc": "CAT-SV-03: re-visit the customer to report the measures and seek understanding; record time, "
+                "visitor, method and the customer's satisfaction (the report's 回访情况 column).",
+         "instructions": "回访客户，告知纠正与预防措施并征询意见。Tell the customer what was done and ask for their view."},
+        {"id": "closed", "kind": "end", "name": "关闭 Closed", "lane": "lane_supervisor", "col": 12},
+    ],
+    "flows": [
+        ("to_analysis", "start", "analysis", None, None),
+        ("to_measures", "analysis", "measures", None, None),
+        ("to_review", "measures", "review", None, None),
+        ("to_review_gateway", "review", "review_gateway", None, None),
+        ("reviewed", "review_gateway", "approve", "通过 reviewed", "approved == True"),
+        ("review_rejected", "review_gateway", "analysis", "退回 back", None),
+        ("to_approve_gateway", "approve", "approve_gateway", None, None),
+        ("approved_flow", "approve_gateway", "set_due", "批准 approved", "approved == True"),
+        ("approval_rejected", "approve_gateway", "analysis", "退回 back", None),
+        ("to_implement", "set_due", "implement", None, None),
+        ("to_verify", "implement", "verify", None, None),
+        ("to_verify_gateway", "verify", "verify_gateway", None, None),
+        ("effective", "verify_gateway", "revisit_gateway", "有效 effective", "effective == True"),
+        ("not_effective", "verify_gateway", "implement", "无效 again", None),
+        ("to_revisit", "revisit_gateway", "revisit", "回访 re-visit", "revisit_needed == True"),
+        ("no_revisit", "revisit_gateway", "closed", None, None),
+        ("to_closed", "revisit", "closed", None, None),
+    ],
+}
+
+# ---- periodic reports (§4.2, §4.4, §6): the worker starts one instance per project and period; each waits on
+# its timer start event (opens_at, with offset) until compiling opens. Dates come from workflows.policy.reporting.
+
+MONTHLY_SUMMARY = {
+    "id": "monthly_summary", "name": "月回访汇总 Monthly visit summary", "pool": "月回访汇总表 Monthly visit summary",
+    "doc": "V1-3/V1-4 (P000-1/P000-7, 第1篇/第7篇 4.7–4.8): before the 24th the supervisor summarises the month's "
+           "《业主回访记录表》 into 《月回访汇总表》, the project manager reviews and analyses it, on the 25th it goes "
+           "with the work plan to the VP for approval, and the quality dept organises the implementation.",
+    "lanes": [SUP, MGR, VP, QA],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "汇总时间到 Compiling opens", "lane": "lane_supervisor", "col": 0,
+         "timer": "opens_at", "doc": "Timer start event: 00:00 of the due day (report_due, strict: before the 24th)."},
+        {"id": "compile", "kind": "user", "name": "汇总月回访汇总表 Compile the monthly visit summary",
+         "lane": "lane_supervisor", "col": 1, "form": "monthly_summary.compile.schema.json", "due": "due_at",
+         "doc": "V1-3: the system compiles the month's visit records; the supervisor checks them and adds remarks.",
+         "instructions": "核对本月回访汇总并填写说明。Check the month's summary (PDF/Excel) and add your remarks."},
+        {"id": "review", "kind": "user", "name": "项目经理审核分析 Project manager reviews and analyses",
+         "lane": "lane_manager", "col": 2, "form": "monthly_summary.review.schema.json", "due": "review_due",
+         "doc": "V1-3: the project manager reviews and analyses the summary and attaches the work plan."},
+        {"id": "wait_submit", "kind": "timer", "name": "25日报送 Submit on the 25th", "lane": "lane_manager", "col": 3,
+         "timer": "submit_at", "doc": "V1-3: the summary goes to the VP on the approval day (25th)."},
+        {"id": "approve", "kind": "user", "name": "分管副总审批 VP approval", "lane": "lane_vp", "col": 4,
+         "form": "monthly_summary.approve.schema.json", "doc": "V1-3: the VP approves and gives instructions."},
+        {"id": "approved_gateway", "kind": "xgw", "name": "批准? Approved?", "lane": "lane_vp", "col": 5,
+         "default": "returned"},
+        {"id": "implement", "kind": "user", "name": "品质管理部组织落实 Quality dept organises the implementation",
+         "lane": "lane_quality", "col": 6, "form": "monthly_summary.implement.schema.json",
+         "doc": "V1-4: after the VP's instruction the quality dept organises and supervises the departments."},
+        {"id": "done", "kind": "end", "name": "完成 Done", "lane": "lane_quality", "col": 7},
+    ],
+    "flows": [
+        ("to_compile", "start", "compile", None, None),
+        ("to_review", "compile", "review", None, None),
+        ("to_wait", "review", "wait_submit", None, None),
+        ("to_approve", "wait_submit", "approve", None, None),
+        ("to_gateway", "approve", "approved_gateway", None, None),
+        ("approved_flow", "approved_gateway", "implement", "批准 approved", "approved == True"),
+        ("returned", "approved_gateway", "compile", "退回 returned", None),
+        ("to_done", "implement", "done", None, None),
+    ],
+}
+
+STATISTICS = {
+    "id": "period_statistics", "name": "回访统计分析 Period statistics", "pool": "回访统计 Period statistics",
+    "doc": "FLOW-12/13 (§4.4; AMB-07): at the end of each statistics period (month, quarter, half-year) the visits "
+           "are counted and analysed (unqualified visits, the same matter complained about repeatedly, the same "
+           "repair repeatedly, rising complaints), the written report is reviewed by the supervisor and the manager "
+           "decides which findings go to CAPA (FLOW-18).",
+    "lanes": [AGENT, SUP, MGR],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "统计期结束 Period ends", "lane": "lane_agent", "col": 0,
+         "timer": "opens_at", "doc": "Timer start event: 00:00 after the period's last day."},
+        {"id": "compile", "kind": "user", "name": "统计分析回访结果 Compile the statistics and the analysis report",
+         "lane": "lane_agent", "col": 1, "form": "period_statistics.compile.schema.json", "due": "due_at",
+         "doc": "FLOW-12/13, REC-03/04: the period's counts and findings are compiled; write the analysis.",
+         "instructions": "根据统计表撰写统计分析报告。Write the analysis from the statistics (PDF/Excel)."},
+        {"id": "review", "kind": "user", "name": "主管审核 Supervisor reviews the report", "lane": "lane_supervisor",
+         "col": 2, "form": "period_statistics.review.schema.json"},
+        {"id": "review_gateway", "kind": "xgw", "name": "通过? Passed?", "lane": "lane_supervisor", "col": 3,
+         "default": "sent_back"},
+        {"id": "decide", "kind": "user", "name": "经理决定是否纠正预防 Manager decides on CAPA", "lane": "lane_manager",
+         "col": 4, "form": "period_statistics.decide.schema.json",
+         "doc": "FLOW-13/18: the manager decides whether (and for which findings) the CAPA SOP applies; the app "
+                "starts a CAPA for each finding named."},
+        {"id": "done", "kind": "end", "name": "完成 Done", "lane": "lane_manager", "col": 5},
+    ],
+    "flows": [
+        ("to_compile", "start", "compile", None, None),
+        ("to_review", "compile", "review", None, None),
+        ("to_gateway", "review", "review_gateway", None, None),
+        ("passed", "review_gateway", "decide", "通过 passed", "approved == True"),
+        ("sent_back", "review_gateway", "compile", "退回 back", None),
+        ("to_done", "decide", "done", None, None),
+    ],
+}
+
+RATE_REPORT = {
+    "id": "rate_report", "name": "回访率报表 Visit rate report", "pool": "回访率报表 Visit rate report",
+    "doc": "KPI-04…08 (P001-S 第十二条–第十四条): before the 5th the visit specialist reports the previous month's "
+           "《回访率报表》 (coverage, success, validity ≥80%) and 《客户满意度得分统计表》 (average score per business unit); "
+           "operations management reviews them.",
+    "lanes": [AGENT, MGR],
+    "nodes": [
+        {"id": "start", "kind": "start", "name": "月初 Month begins", "lane": "lane_agent", "col": 0,
+         "timer": "opens_at", "doc": "Timer start event: 00:00 of the 1st, for the month just ended."},
+        {"id": "compile", "kind": "user", "name": "编制回访率报表及满意度得分统计表 Compile the rate report and score table",
+         "lane": "lane_agent", "col": 1, "form": "rate_report.compile.schema.json", "due": "due_at",
+         "instructions": "核对报表并说明无效项。Check the report (PDF/Excel) and explain any invalid rows."},
+        {"id": "review", "kind": "user", "name": "运营管理部审核 Operations management reviews", "lane": "lane_manager",
+         "col": 2, "form": "rate_report.review.schema.json", "doc": "KPI-10: results feed the units' assessment."},
+        {"id": "review_gateway", "kind": "xgw", "name": "通过? Passed?", "lane": "lane_manager", "col": 3,
+         "default": "sent_back"},
+        {"id": "done", "kind": "end", "name": "完成 Done", "lane": "lane_manager", "col": 4},
+    ],
+    "flows": [
+        ("to_compile", "start", "compile", None, None),
+        ("to_review", "compile", "review", None, None),
+        ("to_gateway", "review", "review_gateway", None, None),
+        ("passed", "review_gateway", "done", "通过 passed", "approved == True"),
+        ("sent_back", "review_gateway", "compile", "退回 back", None),
+    ],
+}
+
+SPECS = [FOLLOWUP, COMPLAINT, REPAIR, DESTRUCTION, FILING, CAPA, MONTHLY_SUMMARY, STATISTICS, RATE_REPORT]

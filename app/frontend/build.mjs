@@ -1,7 +1,8 @@
-// Bundle the modeler page's script and styles into app/static/vendor/modeler (git-ignored).
-// Run by scripts/setup.sh after `npm ci`; nothing is fetched at run time (no CDN).
+// Bundle the modeler page's script and styles into app/static/vendor/modeler, and copy Chart.js (the
+// dashboards' charts) into app/static/vendor/chartjs; both folders are git-ignored. Run by
+// scripts/setup.sh after `npm ci`; nothing is fetched at run time (no CDN).
 import { build } from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +23,9 @@ await build({
   logLevel: 'warning',
 });
 writeFileSync(resolve(out, 'BUILT'), `${new Date().toISOString()}\n`);
+
+const charts = resolve(here, '../static/vendor/chartjs');
+mkdirSync(charts, { recursive: true });
+for (const file of ['dist/chart.umd.min.js', 'LICENSE.md']) {
+  copyFileSync(resolve(here, 'node_modules/chart.js', file), resolve(charts, file.split('/').pop()));
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # SOP_RULES §2 category names, shared with POLICY and FLOWS.
@@ -99,6 +99,9 @@ class Customer(Model):
 class ServiceEvent(Model):
     """Any customer information received (FC-01): complaint, repair, special service, help …"""
     __tablename__ = "intake_service_event"
+    # the statistics (issue 6): a period's complaints received / events completed
+    __table_args__ = (Index("ix_intake_service_event_category_received", "category", "received_at"),
+                      Index("ix_intake_service_event_completed_at", "completed_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("intake_project.id", name="fk_intake_service_event_project"),

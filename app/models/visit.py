@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 VISIT_STATUSES = ["planned", "in_progress", "review", "archived", "escalated", "overdue", "cancelled"]
@@ -18,7 +18,10 @@ METHODS = ["HOME", "PHONE", "WALKABOUT", "LETTER"]
 
 class Visit(Model):
     __tablename__ = "visit"
-    __table_args__ = (UniqueConstraint("instance_id", name="uq_visit_instance_id"),)
+    __table_args__ = (UniqueConstraint("instance_id", name="uq_visit_instance_id"),
+                      # the KPI queries: one project's (or all projects') visits of a period
+                      Index("ix_visit_project_trigger", "project_key", "trigger_at"),
+                      Index("ix_visit_trigger_at", "trigger_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category: Mapped[str] = mapped_column(String(30), index=True)
@@ -48,6 +51,20 @@ class Visit(Model):
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
     destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Statistics (SOP_RULES §4.4, §6): what the KPIs group and count, kept on the row so they are SQL.
+    trigger_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the period it counts in
+    visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # on time: visited_at <= due_at
+    success: Mapped[bool | None] = mapped_column(Boolean)  # reached (KPI-05) vs unreachable/refused (KPI-02)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    qualified: Mapped[bool | None] = mapped_column(Boolean)  # the supervisor's review (FLOW-09)
+    score_market: Mapped[int | None] = mapped_column(Integer)  # KPI-01: 1–10, contract-signing team
+    score_operating: Mapped[int | None] = mapped_column(Integer)  # KPI-01: 1–10, operating team
+    team: Mapped[str | None] = mapped_column(String(50))  # business unit / responsible department
+    market_team: Mapped[str | None] = mapped_column(String(50))  # P001-S contract-signing team (KPI-08)
+    # complaint cases (§5.2, KPI-15): the reply deadline and when replied/resolved; due_at is the resolve deadline
+    reply_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     forms: Mapped[list["VisitForm"]] = relationship(back_populates="visit", order_by="VisitForm.id")
 

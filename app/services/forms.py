@@ -23,7 +23,9 @@ def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Sha
         if raw is None or raw == "":
             continue
         kind = prop.get("type", "string")
-        if kind == "boolean":
+        if kind == "array":  # a list of strings is one line each (e.g. the findings sent to CAPA)
+            data[name] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif kind == "boolean":
             data[name] = raw in ("true", "on", "1", "yes")
         elif kind in ("integer", "number"):
             try:

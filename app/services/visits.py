@@ -98,10 +98,22 @@ FLOW_SCRIPT_FUNCTIONS = {"notify": flow_notify}
 
 # ---------------------------------------------------------------- starting flows
 
+def _quarter_theme(project: str | None, at: datetime) -> str | None:
+    """GOV-01: the theme published for the quarter of ``at`` (the project's own, else the company's)."""
+    from ..models.stats import VisitTheme
+    from workflows.policy.reporting import period_containing
+
+    quarter = period_containing(at, "quarter", ZoneInfo(current_app.config["TIMEZONE"])).label
+    rows = dict(db.session.execute(select(VisitTheme.scope, VisitTheme.theme).where(
+        VisitTheme.quarter == quarter, VisitTheme.scope.in_([project or "", "company"]))).all())
+    return rows.get(project or "") or rows.get("company")
+
+
 def start_visit(category: str, *, project: str | None, household: str | None, household_id: int | None = None,
                 service_event_id: int | None = None, severity: str | None = None, trigger: datetime | None = None,
                 process: str = "followup_visit", actor: Actor = SYSTEM, extra: dict | None = None,
-                window: tuple[datetime, datetime] | None = None) -> Visit:
+                window: tuple[datetime, datetime] | None = None, team: str | None = None,
+                market_team: str | None = None) -> Visit:
     """Start a flow for one visit and record its Visit row (status planned). ``window`` replaces the
     profile's window for the category (the mid-term visit of a contract, AMB-19)."""
     trigger = trigger or clock.now()
@@ -129,13 +141,19 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
         opens, due = window
         data["policy_due"] = due.isoformat()
     data.update(extra or {})
+    theme = _quarter_theme(project, trigger)
+    if theme and "theme" not in data:
+        data["theme"] = theme  # GOV-01: the quarter's theme is part of every visit's content
     engine = get_engine()
     instance = engine.start(process, actor, data, business_key=household)
     now = clock.now()
     visit = Visit(category=category, project_key=project, household=household, household_id=household_id,
                   service_event_id=service_event_id, severity=severity, window_opens=_aware(opens), due_at=_aware(due),
                   profile_version_id=policy.get("profile_version_id"), process_key=process,
-                  instance_id=instance.id, status="planned", revisits=0, created_at=now, updated_at=now)
+                  instance_id=instance.id, status="planned", revisits=0, created_at=now, updated_at=now,
+                  trigger_at=_aware(trigger), team=team, market_team=market_team)
+    if process == "complaint_case":  # §5.2 (KPI-15): the reply deadline; due_at is the resolve deadline
+        visit.reply_due, visit.due_at = _aware(data.get("reply_due")), _aware(data.get("resolve_due"))
     db.session.add(visit)
     db.session.commit()
     return visit
@@ -146,8 +164,11 @@ def start_for_event(event) -> list[Visit]:
     already = db.session.scalars(select(Visit.process_key).where(Visit.service_event_id == event.id)).all()
     project = event.project.key if getattr(event, "project", None) else None
     household = event.household.label if getattr(event, "household", None) else None
+    extra = event.extra or {}
+    # the responsible unit: the event's team (P001-S business unit) or its FC-06 routing department
     common = dict(project=project, household=household, household_id=event.household_id,
-                  service_event_id=event.id, severity=event.severity)
+                  service_event_id=event.id, severity=event.severity,
+                  team=extra.get("team") or getattr(event, "routed_to", None), market_team=extra.get("market_team"))
     started = []
     if event.category == "complaint":
         if "complaint_case" not in already and event.status in ("received", "dispatched", "in_progress"):
@@ -271,6 +292,16 @@ def complete_task(task_id: str, actor: Actor, data: dict):
 
         after_filing_step(instance_id, actor)
         return instance
+    if process == "capa":  # FLOW-14: the CAPA row follows its flow
+        from .capa import after_capa_step
+
+        after_capa_step(bpmn_id, instance_id)
+        return instance
+    if process in ("monthly_summary", "rate_report", "period_statistics"):  # §4.2/§4.4 periodic reports
+        from .reports import after_report_step
+
+        after_report_step(process, bpmn_id, instance_id, actor, data)
+        return instance
     after_task_completed(process, bpmn_id, instance_id, actor, data)
     return instance
 
@@ -290,6 +321,15 @@ def check_visitor_and_method(bpmn_id: str, flow: dict, data: dict) -> None:
         # SMP-02/SMP-03: the sample's HOME share was drawn with the sample; a phone call does not count for it
         problems.append(Problem(f"this repair was drawn for a home visit (the profile's minimum HOME share of the "
                                 f"sample): record a HOME visit, not {method}", field="method"))
+    scoring = ((flow.get("policy") or {}).get("categories", {}).get(flow.get("category") or "") or {}).get("scoring")
+    if bpmn_id == "visit" and scoring and (data.get("outcome") or "reached") == "reached":
+        low, high = scoring.get("scale") or [1, 10]
+        for item in scoring.get("items") or []:
+            field = f"score_{item.replace('_staff', '')}"
+            value = data.get(field)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                problems.append(Problem(f"KPI-01: the customer scores {item.replace('_', ' ')} from {low} to {high} "
+                                        f"on a reached visit of this profile", field=field))
     roles = flow.get("visitor_role") or []
     roles = [roles] if isinstance(roles, str) else roles
     if bpmn_id == "plan" and roles:
@@ -338,9 +378,17 @@ def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Ac
         _followup_step(visit, bpmn_id, actor, data, flow)
     elif process == "repair_followup" and bpmn_id == "visit":
         visit.method, visit.result = data.get("method"), "satisfied" if data.get("satisfied") else "unsatisfied"
+        visit.visited_at, visit.success, visit.satisfied = _aware(data.get("visited_at")) or clock.now(), True, \
+            bool(data.get("satisfied"))
         if not data.get("satisfied"):
             visit.revisits += 1
             visit.status = "in_progress"
+    elif process == "complaint_case" and bpmn_id in ("reply", "resolve"):  # KPI-15: SLA compliance
+        if bpmn_id == "reply" and visit.replied_at is None:  # the declared reply time, never after it was recorded
+            declared = _aware(data.get("replied_at"))
+            visit.replied_at = min(declared, clock.now()) if declared else clock.now()
+        elif bpmn_id == "resolve":
+            visit.resolved_at = clock.now()
     elif process == "complaint_case" and bpmn_id == "close":
         visit.status = "archived"
         visit.result = "closed"
@@ -368,11 +416,18 @@ def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: d
                             or visit_link(visit))
     elif bpmn_id == "visit":
         visit.method = data.get("method") or visit.method
+        # KPI-02/04/05: every attempt is an actual visit; reached ones are successful and carry the scores
+        visit.visited_at = _aware(data.get("visited_at")) or clock.now()
+        visit.success = flow.get("last_outcome") == "reached"
+        visit.satisfied = bool(data.get("satisfied")) if visit.success else None
+        visit.score_market, visit.score_operating = ((data.get("score_market"), data.get("score_operating"))
+                                                     if visit.success else (None, None))
         visit.result = flow.get("last_outcome") if flow.get("last_outcome") != "reached" else (
             "satisfied" if data.get("satisfied") else "unsatisfied")
         visit.status = "review" if flow.get("last_outcome") == "reached" or flow.get("attempts", 0) >= 3 \
             else "in_progress"
     elif bpmn_id == "review":
+        visit.qualified = bool(data.get("qualified"))
         if data.get("qualified"):
             visit.status = "archived"
         else:
@@ -400,7 +455,8 @@ def _complaint_visit(case: Visit) -> None:
             Visit.category == "complaint", Visit.status.in_(OPEN_STATUSES))):
         return
     start_visit("complaint", project=case.project_key, household=case.household, household_id=case.household_id,
-                service_event_id=case.service_event_id, severity=case.severity)
+                service_event_id=case.service_event_id, severity=case.severity, team=case.team,
+                market_team=case.market_team)
 
 
 def _close_complaint_event(case: Visit) -> None:

@@ -21,7 +21,9 @@ class VisitView(ModelView):
     list_columns = ["id", "serial", "category", "household", "visitor", "method", "due_at", "status", "result"]
     show_columns = ["id", "serial", "category", "severity", "project_key", "household", "service_event_id",
                     "process_key", "instance_id", "visitor", "method", "window_opens", "due_at", "result",
-                    "revisits", "status", "status_reason", "profile_version_id", "created_at", "updated_at"]
+                    "revisits", "status", "status_reason", "profile_version_id", "created_at", "updated_at",
+                    "trigger_at", "visited_at", "success", "satisfied", "qualified", "score_market", "score_operating",
+                    "team", "market_team", "reply_due", "replied_at", "resolved_at"]
     search_columns = ["category", "household", "status", "visitor", "serial"]
     label_columns = {"serial": _l("Form no."), "category": _l("Category"), "household": _l("Household"),
                      "visitor": _l("Visitor"), "method": _l("Method"), "due_at": _l("Due"),

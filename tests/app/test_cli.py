@@ -51,7 +51,7 @@ def test_init_on_a_fresh_database(fresh_database_url, monkeypatch):
         with app.app_context():
             before = _snapshot()
         # one version of each shipped diagram
-        assert set(ROLES) <= set(before["role_names"]) and before["versions"] == len(list(BPMN_DIR.glob("*.bpmn"))) == 5
+        assert set(ROLES) <= set(before["role_names"]) and before["versions"] == len(list(BPMN_DIR.glob("*.bpmn"))) == 9
 
         second = runner.invoke(args=["huifang", "init"])
         assert second.exit_code == 0, second.output

@@ -42,6 +42,11 @@ API = [
     ("file a record", "POST", "/api/v1/retention/records", {"record_class": "none"}, ("Retention", "file")),
     ("print sign-out sheet", "GET", "/api/v1/visit-forms/signout.pdf?project=none&period=2024-01", None,
      ("VisitForm", "print")),
+    ("kpis", "GET", "/api/v1/stats/kpis?period=2024-03", None, ("Statistics", "read")),
+    ("start capa", "POST", "/api/v1/stats/capa", {"finding_key": "unqualified:x:0", "period": "2024-03"},
+     ("Statistics", "capa")),
+    ("publish theme", "POST", "/api/v1/stats/themes", {"quarter": "bad", "theme": ""}, ("Statistics", "manage")),
+    ("survey answers", "POST", "/api/v1/stats/surveys/999999/responses", {}, ("Statistics", "survey")),
 ]
 
 # (name, path, needed, text only the permitted page shows)
@@ -61,6 +66,9 @@ PAGES = [
     ("audit export", "/audit/export.csv?action=login", ("AuditEntry", "export"), "content_hash"),
     ("destruction register", "/audit/destruction-register/list/", ("Retention", "read"), 'id="filter_form"'),
     ("file loans", "/audit/file-loans/list/", ("FileLoan", "read"), 'id="filter_form"'),
+    ("dashboard", "/stats/?period=2024-03", ("Statistics", "read"), 'id="stats-filter"'),
+    ("capa register", "/stats/capa-register/list/", ("Statistics", "read"), 'id="filter_form"'),
+    ("periodic reports", "/stats/reports/list/", ("Statistics", "read"), 'id="filter_form"'),
 ]
 
 

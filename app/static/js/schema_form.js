@@ -36,7 +36,7 @@
     if (prop.type === "integer" || prop.type === "number") { return "number"; }
     if (prop.format === "date") { return "date"; }
     if (prop.format === "date-time") { return "datetime"; }
-    if ((prop.maxLength || 0) > 200) { return "textarea"; }
+    if (prop.type === "array" || (prop.maxLength || 0) > 200) { return "textarea"; }  // arrays: one item a line
     return "text";
   }
 
@@ -56,7 +56,7 @@
     }
     if (widget === "textarea") {
       input = el("textarea", Object.assign(attrs, {rows: "4"}));
-      input.value = value === undefined || value === null ? "" : String(value);
+      input.value = value === undefined || value === null ? "" : Array.isArray(value) ? value.join("\n") : String(value);
     } else {
       var type = {number: "number", date: "date", datetime: "datetime-local", hidden: "hidden"}[widget] || "text";
       input = el("input", Object.assign(attrs, {type: type}));
