@@ -177,7 +177,7 @@ def _seal_audit_trail() -> None:
 def _draw_repair_samples() -> None:
     """SMP-01/SMP-04: the repair samples that are due (idempotent; a failure is retried next sweep)."""
     from .extensions import db
-    from .services.visits import draw_due_repair_samples
+    from .services.repair_sampling import draw_due_repair_samples
 
     try:
         for row in draw_due_repair_samples():

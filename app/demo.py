@@ -22,7 +22,8 @@ from .extensions import db
 from .models.visit import Visit
 from .services.engine import get_engine
 from .services.intake import complete_event, ensure_demo_project, record_event
-from .services.visits import complete_task, draw_due_repair_samples
+from .services.repair_sampling import draw_due_repair_samples
+from .services.visits import complete_task
 
 STAFF = [
     ("zhang.supervisor", "张", "主管", ["Supervisor"]),

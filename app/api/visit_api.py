@@ -14,7 +14,7 @@ from workflows.errors import InvalidInput, NotFound, Problem
 
 from ..extensions import db
 from ..models.visit import Visit
-from ..services import printing
+from ..services import printing, repair_sampling
 from ..services import visits as service
 from ..services.engine import current_actor
 from .common import engine_errors, json_body, page_args, pdf_response
@@ -181,7 +181,7 @@ class VisitApi(BaseApi):
             problems.append(Problem(f"month must be YYYY-MM, not '{body['month']}'", field="month"))
         if problems:
             raise InvalidInput(problems)
-        row = service.sample_repairs(body["project"], body["month"], orders, body["seed"], current_actor())
+        row = repair_sampling.sample_repairs(body["project"], body["month"], orders, body["seed"], current_actor())
         return self.response(201, result={"id": row.id, "project": row.project_key, "month": row.period,
                                           "seed": row.seed, "population": row.population, "sample": row.sample,
                                           "home": row.home})
