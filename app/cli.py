@@ -123,6 +123,7 @@ def worker(once, poll):
             _draw_repair_samples()
             _start_filings()
             _start_reports()
+            _issue_surveys()
             _seal_audit_trail()
             _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
             if once:
@@ -146,6 +147,19 @@ def _start_filings() -> None:
     except Exception as err:
         db.session.rollback()
         click.echo(f"starting filing tasks failed, retrying: {type(err).__name__}: {err}", err=True)
+
+
+def _issue_surveys() -> None:
+    """§9/AMB-11: each project's satisfaction survey of the current period (once per period)."""
+    from .extensions import db
+    from .services.surveys import issue_due_surveys
+
+    try:
+        for survey in issue_due_surveys():
+            click.echo(f"survey issued: {survey.project_key} {survey.period}")
+    except Exception as err:
+        db.session.rollback()
+        click.echo(f"issuing surveys failed: {err}", err=True)
 
 
 def _start_reports() -> None:

@@ -9,6 +9,9 @@ from the profile's survey_item category).
 """
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -79,6 +82,35 @@ def issue_survey(project: str, period: str, items: list[str], actor: Actor) -> S
         db.session.rollback()
         raise Conflict(f"the survey of {project} {period} was already issued") from None
     return survey
+
+
+# Asked when a project has no survey yet to take the items from (REC-09: 服务满意度调查表).
+DEFAULT_ITEMS = ["客户服务 Customer service", "维修服务 Repairs", "保洁 Cleaning", "绿化 Landscaping",
+                 "安全秩序 Security", "停车管理 Parking"]
+SCHEDULER = Actor("system", frozenset({"Supervisor"}))
+
+
+def issue_due_surveys() -> list[Survey]:
+    """Each project's survey of the current period, at the profile's frequency (CAT-SV-05/AMB-11: half-yearly
+    unless the profile says otherwise), with the items of its last survey; the worker calls this every sweep
+    and a period is issued once (the unique key decides between racing workers)."""
+    from workflows.policy.reporting import period_containing
+
+    from ..models.intake import Project
+    from .kpis import _params
+
+    issued = []
+    for key in db.session.scalars(select(Project.key).order_by(Project.key)).all():
+        frequency = _params(key).get("survey_frequency") or "half_year"
+        label = period_containing(clock.now(), frequency, ZoneInfo(current_app.config["TIMEZONE"])).label
+        if db.session.scalar(select(Survey.id).where(Survey.project_key == key, Survey.period == label)):
+            continue
+        last = db.session.scalar(select(Survey).where(Survey.project_key == key).order_by(Survey.id.desc()).limit(1))
+        try:
+            issued.append(issue_survey(key, label, list(last.items) if last else DEFAULT_ITEMS, SCHEDULER))
+        except Conflict:
+            continue  # another worker issued it first
+    return issued
 
 
 def record_response(survey_id: int, household_id: int, answers: list[dict], actor: Actor) -> SurveyResponse:

@@ -117,3 +117,23 @@ def test_complaint_cases_record_their_sla_times(stats, client, auth):
     start_, end = received - timedelta(days=1), received + timedelta(days=1)
     [major] = kpis.sla_compliance(start_, end, project="k3")
     assert (major["severity"], major["reply_on_time"], major["resolve_on_time"]) == ("MAJOR", 1, 1)
+
+
+def test_the_worker_issues_each_projects_survey_once_per_period_with_its_last_items(stats, client, auth):
+    from app.models.stats import Survey
+    from app.services.surveys import DEFAULT_ITEMS, issue_due_surveys
+
+    stats.project("ks1", "P003", households=1)
+    stats.project("ks2", "P003", households=1)
+    half = period_containing(stats.clock.now(), "half_year", CST)
+    r = client.post("/api/v1/stats/surveys", json={"project": "ks1", "period": half.previous().label,
+                                                   "items": ["维修质量", "保洁"]}, headers=auth("supervisor"))
+    assert r.status_code == 201, r.json
+    issued = {(s.project_key, s.period): s.items for s in issue_due_surveys() if s.project_key in ("ks1", "ks2")}
+    assert issued == {("ks1", half.label): ["维修质量", "保洁"], ("ks2", half.label): DEFAULT_ITEMS}
+    assert [s for s in issue_due_surveys() if s.project_key in ("ks1", "ks2")] == []  # once per period
+    from datetime import datetime, time
+
+    stats.clock.set(datetime.combine(half.shifted(1).first, time(9), CST))  # the next half-year begins
+    assert [s.period for s in issue_due_surveys() if s.project_key == "ks1"] == [half.shifted(1).label]
+    assert db.session.scalar(select(Survey.issued_by).where(Survey.project_key == "ks2")) == "system"
