@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from workflows import clock
 from workflows.engine import Actor
+from workflows.errors import Conflict
 from workflows.models import HumanTask
 
 from .extensions import db
@@ -69,6 +70,7 @@ def load_demo() -> list[str]:
         out.append("demo visits exist")
         return out
 
+    out.append(_quarter_theme())
     rng = random.Random(20260601)
     households = sorted(project.households, key=lambda h: h.file_no)
     month_start = clock.now() - timedelta(days=30)
@@ -104,7 +106,35 @@ def load_demo() -> list[str]:
         get_engine().fire_due_timers()
     count = db.session.scalar(select(func.count()).select_from(Visit).where(Visit.project_key == project.key))
     out.append(f"demo visits started: {count} (from {EVENTS} service events)")
+    out += _periodic_side()
     return out
+
+
+def _quarter_theme() -> str:
+    """The customer-service department publishes one visit theme per quarter (GOV-01)."""
+    from workflows.policy.reporting import period_containing
+
+    from .services.surveys import publish_theme
+
+    quarter = period_containing(clock.now(), "quarter", ZoneInfo(current_app.config["TIMEZONE"])).label
+    try:
+        publish_theme(quarter, "冬季供暖与设施安全 Winter heating and safety",
+                      "回访时询问供暖是否正常、公共设施是否安全。Ask about heating and the safety of shared facilities.",
+                      SUPERVISOR)
+    except Conflict:
+        return f"visit theme of {quarter} already published"
+    return f"visit theme of {quarter} published"
+
+
+def _periodic_side() -> list[str]:
+    """What the worker would have started by now: the period's satisfaction survey, the filing task and the
+    periodic report flows (§4, §8, §9)."""
+    from .services.reports import start_due_reports
+    from .services.retention import start_due_filings
+    from .services.surveys import issue_due_surveys
+
+    surveys, filings, reports = issue_due_surveys(), start_due_filings(), start_due_reports()
+    return [f"surveys issued: {len(surveys)}; filing tasks: {len(filings)}; report flows: {len(reports)}"]
 
 
 def _task(visit: Visit, bpmn_id: str):

@@ -152,6 +152,14 @@ def test_demo_is_idempotent_and_varied(app_ctx):
     assert months and all(drawn * 10 >= repairs for repairs, drawn in months.values()), months
     assert _count(select(Visit).where(Visit.process_key == "repair_followup").subquery()) == sum(
         drawn for _repairs, drawn in months.values())
+    # the periodic side is set up too: the quarter's theme in the visits, the period's survey, the filing task
+    from app.models.stats import Survey
+    from app.services.engine import get_engine
+
+    assert "visit theme of" in first.output and _count(Survey) >= 1
+    assert any("theme" in get_engine().workflow_data(v.instance_id) for v in visits
+               if v.process_key == "followup_visit" and v.status != "destroyed")
+    assert "filing tasks:" in first.output
 
     second = runner.invoke(args=["huifang", "demo"])
     assert second.exit_code == 0, second.output
