@@ -251,10 +251,16 @@ class _PendingWrites:
             run_batch(session.connection(), steps)
 
 
+# How an event's detail is stored: ``sealer(session, kind, instance_id, detail) -> detail``. The app supplies
+# one that encrypts the personal parts (crypto-shredding, RET-14); without it details are stored as given.
+EventSealer = Callable[[Session, str, "int | None", dict], dict]
+
+
 class Engine:
     def __init__(self, session: Session, script_functions: dict[str, Callable] | None = None,
-                 cache_size: int = 512):
+                 cache_size: int = 512, event_sealer: EventSealer | None = None):
         self.session = session
+        self.event_sealer = event_sealer
         functions = default_script_functions()
         functions.update(script_functions or {})
         self.script_engine = SandboxScriptEngine(functions)
@@ -277,6 +283,8 @@ class Engine:
         self.session.rollback()
 
     def _event(self, kind: str, actor: Actor | str, instance_id=None, task_id=None, version_id=None, **detail):
+        if self.event_sealer is not None:  # in the operation's transaction, like the event itself
+            detail = self.event_sealer(self.session, kind, instance_id, detail)
         self._writes.add(EngineEvent, at=clock.now(), actor=actor if isinstance(actor, str) else actor.username,
                        kind=kind, instance_id=instance_id, task_id=task_id, version_id=version_id, detail=detail)
 
