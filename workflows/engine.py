@@ -472,8 +472,8 @@ class Engine:
         return self._instance_object(instance_id)
 
     def purge(self, instance_id: int, actor: Actor, reason: str) -> None:
-        """Destroy an ended instance's document (the witnessed destruction of its records): the row stays
-        as the tombstone its events and records point at, with status ``destroyed``. The caller commits,
+        """Destroy an ended instance's document and business key (the witnessed destruction of its records): the
+        row stays as the tombstone its events and records point at, with status ``destroyed``. The caller commits,
         with the rest of the destruction."""
         instance = self._instance(instance_id)
         if instance.status == DESTROYED:
@@ -481,7 +481,8 @@ class Engine:
         if instance.status == "running":
             raise Conflict(f"instance {instance_id} is still running; only ended instances can be destroyed")
         self._workflows.take(instance.id, instance.lock_version)  # drop the cached copy
-        instance.state, instance.status, instance.end_reason = b"", DESTROYED, reason
+        # the business key is the caller's name for the record (a visit's: its household): it goes too
+        instance.state, instance.status, instance.end_reason, instance.business_key = b"", DESTROYED, reason, None
         self._event("instance_destroyed", actor, instance_id=instance.id, version_id=instance.version_id,
                     reason=reason)
         self.session.flush()

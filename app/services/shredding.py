@@ -4,7 +4,8 @@ The audit trail and the engine's events are append-only and hash-chained, so the
 values they hold cannot be deleted when the record is destroyed. Instead those values are stored sealed
 (AES-256-GCM) under a data key of their *subject* — what the witnessed destruction destroys:
 
-- ``visit:<id>``: the visit row, its numbered forms and the events of its flow instance;
+- ``visit:<id>``: the visit row, its numbered forms and the events of its flow instance (the submitted form
+  data, and the business key — the household — of its start);
 - ``household:<id>``: the household's file — the household row, its customers, service events and work orders
   (a former customer's file is the retained record ``household:<id>``);
 - ``record:<id>``: any other retained record (nothing seals under these yet: their flows carry figures).
@@ -26,6 +27,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -44,6 +47,7 @@ SEALED = "sealed"
 # The CRUD entries' values (before/after) and the engine events' submitted form data are the personal parts.
 CRUD_PERSONAL = ("before", "after")
 EVENT_PERSONAL = ("data",)
+STARTED_PERSONAL = ("business_key",)  # a visit flow's business key is its household (building-room)
 _NONCE = 12
 _KEYS = TrailKey.__table__
 
@@ -186,12 +190,34 @@ def _visit_of_instance():
     return _VISIT_OF_INSTANCE
 
 
+# The visit whose flow is being started (``starting``): its first event names the household.
+_starting: ContextVar[object | None] = ContextVar("huifang_starting_visit", default=None)
+
+
+@contextmanager
+def starting(visit):
+    """Start a visit's flow: ``visit`` is flushed (it has its id) and not yet linked to an instance. The flow's
+    ``instance_started`` event — whose business key is the household — is sealed under the visit's key, and
+    the visit is linked to the new instance before the engine commits, so both land in one transaction."""
+    token = _starting.set(visit)
+    try:
+        yield
+    finally:
+        _starting.reset(token)
+
+
 def seal_engine_event(session, kind: str, instance_id: int | None, detail: dict) -> dict:
     """The engine's event hook (``Engine.event_sealer``): an event of a visit's flow instance that carries
-    submitted form data stores it sealed under the visit's key. One query finds the visit and its key."""
+    submitted form data stores it sealed under the visit's key (one query finds the visit and its key); the
+    start of a visit's flow (see ``starting``) seals its business key."""
+    connection = session.connection()
+    visit = _starting.get()
+    if kind == "instance_started" and visit is not None and instance_id is not None:
+        visit.instance_id = instance_id  # flushed with the engine's commit
+        subject = Subject("visit", visit.id)
+        return seal(detail, STARTED_PERSONAL, subject, keys_for(connection, {subject})[subject])
     if instance_id is None or not any(detail.get(name) for name in EVENT_PERSONAL):
         return detail
-    connection = session.connection()
     row = connection.execute(_visit_of_instance(), {"instance_id": instance_id}).first()
     if row is None:
         return detail  # not a visit's flow (destruction, filing, reports, CAPA …): nobody's personal record
