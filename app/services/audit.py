@@ -331,17 +331,16 @@ def _after_flush(session, _context) -> None:
     if not found:
         return
     # A record's values are sealed under its subject's key (crypto-shredding); the hash is over what is stored.
-    connection = session.connection()
-    keys = shredding.keys_for(connection, {subject for *_, subject in found if subject is not None})
+    keys = shredding.keys_for(session, {subject for *_, subject in found if subject is not None})
     entries = []
     for kind, obj, details, subject in found:
         if subject is not None:
-            details = shredding.seal(details, shredding.CRUD_PERSONAL, subject, keys.get(subject))
+            details = shredding.seal(details, shredding.CRUD_PERSONAL, subject, keys[subject])
         key = inspect(obj).mapper.primary_key_from_instance(obj)
         entries.append(entry_values(kind, target_type=type(obj).__tablename__,
                                     target_id=key[0] if len(key) == 1 else "/".join(map(str, key)),
                                     details=details))
-    connection.execute(_INSERT, entries)
+    session.connection().execute(_INSERT, entries)
 
 
 def on_audited(sender, action, target_type=None, target_id=None, details=None, actor=None, **_extra) -> None:
@@ -369,3 +368,4 @@ def init_app(app) -> None:
         signals.audited.connect(on_audited)
         event.listen(Session, "after_flush", _after_flush)
         _connected.append(True)
+    shredding.connect()

@@ -234,10 +234,9 @@ def _shred(register: list[dict], now: datetime, batch: str) -> None:
     """Crypto-shredding: each destroyed subject's trail key goes in this transaction, after the records' last
     changes reached the trail (sealed under the keys while they still exist); the register notes it."""
     db.session.flush()
-    connection = db.session.connection()
     for values in register:
         values["trail_key_destroyed"] = shredding.destroy_key(
-            connection, shredding.Subject.parse(values["trail_subject"]), now, batch)
+            db.session, shredding.Subject.parse(values["trail_subject"]), now, batch)
 
 
 def _visit_instances(visit) -> list[int]:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,7 +37,9 @@ from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import and_, bindparam, or_, select, update
+from flask import has_app_context
+from sqlalchemy import and_, bindparam, event, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -111,40 +115,114 @@ def _where(subjects) -> object:
     return or_(*[and_(_KEYS.c.subject_type == s.type, _KEYS.c.subject_id == s.id) for s in subjects])
 
 
-def keys_for(connection, subjects: set[Subject], create: bool = True) -> dict[Subject, KeyRow]:
-    """The key rows of these subjects, making a key for each that has none (in the caller's transaction;
-    a concurrent maker of the same key wins and its key is used)."""
-    if not subjects:
-        return {}
-    columns = (_KEYS.c.id, _KEYS.c.subject_type, _KEYS.c.subject_id, _KEYS.c.key, _KEYS.c.destroyed_at,
-               _KEYS.c.destroyed_in)
-    found = {Subject(r.subject_type, r.subject_id): _row(r)
-             for r in connection.execute(select(*columns).where(_where(subjects)))}
-    missing = subjects - found.keys()
-    if missing and create:
-        now = clock.now()
-        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        connection.execute(insert(_KEYS).on_conflict_do_nothing(index_elements=["subject_type", "subject_id"]), [
-            {"subject_type": s.type, "subject_id": s.id, "key": AESGCM.generate_key(bit_length=256),
-             "created_at": now} for s in sorted(missing, key=str)])
-        found.update({Subject(r.subject_type, r.subject_id): _row(r)
-                      for r in connection.execute(select(*columns).where(_where(missing)))})
-    return found
+_COLUMNS = (_KEYS.c.id, _KEYS.c.subject_type, _KEYS.c.subject_id, _KEYS.c.key, _KEYS.c.destroyed_at,
+            _KEYS.c.destroyed_in)
+_TX_KEYS = "huifang_trail_keys"  # session.info: the keys this transaction read or made, by subject
+_TX_PENDING = "huifang_trail_event_keys"  # session.info: instance → (subject, key) to remember once committed
 
 
-def destroy_key(connection, subject: Subject, at: datetime, batch: str) -> bool:
+def _insert(session):
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(_KEYS).on_conflict_do_nothing(index_elements=["subject_type", "subject_id"])
+
+
+def keys_for(session, subjects: set[Subject]) -> dict[Subject, KeyRow]:
+    """The key rows of these subjects, making a key for each that has none, in the session's transaction (a
+    concurrent maker of the same key wins and its key is used). Rows read are kept for the rest of the
+    transaction; a destroyed subject's row has ``key`` None."""
+    cache = session.info.setdefault(_TX_KEYS, {})
+    missing = {s for s in subjects if s not in cache}
+    if missing:
+        connection = session.connection()
+        found = {Subject(r.subject_type, r.subject_id): _row(r)
+                 for r in connection.execute(select(*_COLUMNS).where(_where(missing)))}
+        new = missing - found.keys()
+        if new:
+            connection.execute(_insert(session), [
+                {"subject_type": s.type, "subject_id": s.id, "key": AESGCM.generate_key(bit_length=256),
+                 "created_at": clock.now()} for s in sorted(new, key=str)])
+            found.update({Subject(r.subject_type, r.subject_id): _row(r)
+                          for r in connection.execute(select(*_COLUMNS).where(_where(new)))})
+        cache.update(found)
+    return {s: cache[s] for s in subjects}
+
+
+def destroy_key(session, subject: Subject, at: datetime, batch: str) -> bool:
     """Destroy the subject's key (the witnessed destruction, in its transaction). True if a key existed;
     a subject that never had one gets a key tombstone all the same, so none is ever made for it again."""
+    session.info.setdefault(_TX_KEYS, {}).pop(subject, None)
+    if has_app_context():
+        _event_keys().forget(subject)  # no copy of the key stays in this process either
+    connection = session.connection()
     result = connection.execute(update(_KEYS).where(
         _KEYS.c.subject_type == subject.type, _KEYS.c.subject_id == subject.id, _KEYS.c.key.is_not(None))
         .values(key=None, destroyed_at=at, destroyed_in=batch))
     if result.rowcount:
         return True
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    connection.execute(insert(_KEYS).on_conflict_do_nothing(index_elements=["subject_type", "subject_id"]),
-                       [{"subject_type": subject.type, "subject_id": subject.id, "key": None, "created_at": at,
-                         "destroyed_at": at, "destroyed_in": batch}])
+    connection.execute(_insert(session), [{"subject_type": subject.type, "subject_id": subject.id, "key": None,
+                                           "created_at": at, "destroyed_at": at, "destroyed_in": batch}])
     return False
+
+
+def _transaction_ended(session, *_args) -> None:
+    session.info.pop(_TX_KEYS, None)
+    session.info.pop(_TX_PENDING, None)
+
+
+def _committed(session) -> None:
+    """Keys a committed transaction used for a visit's events are remembered by instance (see ``_EventKeys``)."""
+    pending = session.info.pop(_TX_PENDING, None)
+    session.info.pop(_TX_KEYS, None)
+    if pending and has_app_context():
+        _event_keys().update(pending)
+
+
+class _EventKeys:
+    """Which visit and key an instance's events are sealed under, for the engine's hook, so a completion does
+    not look them up again. Only what committed transactions used goes in; a key destroyed meanwhile (by
+    another process) still seals — what it seals is then as unreadable as everything else under it. Reading
+    never uses this: it always asks the key table."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._items: OrderedDict[int, tuple[Subject, KeyRow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, instance_id: int):
+        with self._lock:
+            item = self._items.get(instance_id)
+            if item is not None:
+                self._items.move_to_end(instance_id)
+            return item
+
+    def update(self, items: dict) -> None:
+        with self._lock:
+            self._items.update(items)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, subject: Subject) -> None:
+        with self._lock:
+            for instance_id in [i for i, (s, _key) in self._items.items() if s == subject]:
+                del self._items[instance_id]
+
+
+def _event_keys() -> _EventKeys:
+    from flask import current_app
+
+    return current_app.extensions.setdefault("huifang_trail_event_keys", _EventKeys())
+
+
+_connected: list[bool] = []
+
+
+def connect() -> None:
+    """The per-transaction key bookkeeping follows the session's transactions."""
+    if not _connected:
+        event.listen(Session, "after_commit", _committed)
+        event.listen(Session, "after_rollback", _transaction_ended)
+        event.listen(Session, "after_soft_rollback", _transaction_ended)
+        _connected.append(True)
 
 
 # ---------------------------------------------------------------- sealing
@@ -153,16 +231,17 @@ def _aad(subject: Subject | str, key_id: int) -> bytes:
     return f"{subject}|{key_id}".encode("ascii")
 
 
-def seal(details: dict, personal: tuple[str, ...], subject: Subject, key: KeyRow | None) -> dict:
+def seal(details: dict, personal: tuple[str, ...], subject: Subject, key: KeyRow) -> dict:
     """``details`` with its personal keys sealed under the subject's key (unchanged when there is nothing
-    personal, or when the subject's key was destroyed: what is written after the destruction is the
-    tombstone, not the record)."""
+    personal). A subject already destroyed seals under a key that is thrown away at once: whatever is written
+    about a destroyed record later is born shredded and reads as the marker."""
     values = {name: details[name] for name in personal if name in details and details[name] not in (None, {}, [])}
-    if not values or key is None or key.key is None:
+    if not values:
         return details
     plaintext = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     nonce = os.urandom(_NONCE)
-    box = AESGCM(key.key).encrypt(nonce, plaintext, _aad(subject, key.id))
+    secret = key.key if key.key is not None else AESGCM.generate_key(bit_length=256)
+    box = AESGCM(secret).encrypt(nonce, plaintext, _aad(subject, key.id))
     out = {name: value for name, value in details.items() if name not in values}
     out[SEALED] = {"subject": str(subject), "key": key.id,
                    "fields": {name: list(value) if isinstance(value, dict) else None for name, value in values.items()},
@@ -208,25 +287,29 @@ def starting(visit):
 
 def seal_engine_event(session, kind: str, instance_id: int | None, detail: dict) -> dict:
     """The engine's event hook (``Engine.event_sealer``): an event of a visit's flow instance that carries
-    submitted form data stores it sealed under the visit's key (one query finds the visit and its key); the
-    start of a visit's flow (see ``starting``) seals its business key."""
-    connection = session.connection()
+    submitted form data stores it sealed under the visit's key; the start of a visit's flow (see
+    ``starting``) seals its business key. The visit and its key are found by one query, then remembered."""
     visit = _starting.get()
     if kind == "instance_started" and visit is not None and instance_id is not None:
         visit.instance_id = instance_id  # flushed with the engine's commit
         subject = Subject("visit", visit.id)
-        return seal(detail, STARTED_PERSONAL, subject, keys_for(connection, {subject})[subject])
+        return seal(detail, STARTED_PERSONAL, subject, keys_for(session, {subject})[subject])
     if instance_id is None or not any(detail.get(name) for name in EVENT_PERSONAL):
         return detail
-    row = connection.execute(_visit_of_instance(), {"instance_id": instance_id}).first()
-    if row is None:
-        return detail  # not a visit's flow (destruction, filing, reports, CAPA …): nobody's personal record
-    subject = Subject("visit", row.id)
-    if row.key_id is None:
-        key = keys_for(connection, {subject})[subject]
-    else:
-        key = KeyRow(row.key_id, bytes(row.key) if row.key is not None else None, row.destroyed_at, row.destroyed_in)
-    return seal(detail, EVENT_PERSONAL, subject, key)
+    known = _event_keys().get(instance_id) if has_app_context() else None
+    if known is None:
+        row = session.connection().execute(_visit_of_instance(), {"instance_id": instance_id}).first()
+        if row is None:
+            return detail  # not a visit's flow (destruction, filing, reports, CAPA …): nobody's personal record
+        subject = Subject("visit", row.id)
+        if row.key_id is None:
+            key = keys_for(session, {subject})[subject]
+        else:
+            key = KeyRow(row.key_id, bytes(row.key) if row.key is not None else None, row.destroyed_at,
+                         row.destroyed_in)
+        known = (subject, key)
+        session.info.setdefault(_TX_PENDING, {})[instance_id] = known
+    return seal(detail, EVENT_PERSONAL, *known)
 
 
 # ---------------------------------------------------------------- reading

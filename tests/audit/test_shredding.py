@@ -54,6 +54,12 @@ def _holds(raw: str, value: str) -> bool:
     return value in raw or json.dumps(value)[1:-1] in raw
 
 
+def _rows(page: str, instance_id: int, action: str = "engine.task_completed") -> list[str]:
+    """The trail page's rows of one action on one flow instance (instance ids are never reused; visit ids
+    are, on SQLite, by the tests that empty the visit table — the trail keeps the earlier visits' entries)."""
+    return [row for row in page.split("<tr")[1:] if f"process_instance {instance_id}<" in row and action in row]
+
+
 def _pdf_text(data: bytes) -> str:
     """The PDF's text without the line breaks of its narrow details column."""
     return "".join("".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(data)).pages)
@@ -105,7 +111,9 @@ def test_a_visits_values_are_sealed_at_rest_and_read_in_clear_through_pages_and_
     # read through the app: the auditor's pages, PDF, CSV and the events API decrypt
     auditor = browser_login(client.application.test_client(), "auditor")
     page = auditor.get(f"/audit/visit/{v['id']}").get_data(as_text=True)
-    assert SUMMARY in page and "7栋-707" in page and "RET-14" not in page
+    assert SUMMARY in page and "7栋-707" in page
+    completions = _rows(page, v["instance_id"])
+    assert len(completions) == 3 and not any("RET-14" in row for row in completions)
     pdf = auditor.get(f"/audit/visit/{v['id']}.pdf")
     assert pdf.status_code == 200
     assert "owner-pleased" in _pdf_text(pdf.data)
@@ -133,9 +141,9 @@ def test_a_customers_values_are_sealed_under_the_households_key(flows, client, a
                c=str(customer.json["result"]["id"]))
     assert PHONE not in raw and "*" + PHONE[-4:] not in raw and not _holds(raw, "钱女士")
     assert '"phone"' in raw  # the field name stays in clear
-    [entry] = db.session.scalars(select(AuditEntry).where(
+    entry = db.session.scalars(select(AuditEntry).where(  # the newest: SQLite reuses deleted customers' ids
         AuditEntry.target_type == "intake_customer", AuditEntry.target_id == str(customer.json["result"]["id"]),
-        AuditEntry.action == "create")).all()
+        AuditEntry.action == "create").order_by(AuditEntry.id.desc())).first()
     assert entry.details["sealed"]["subject"] == f"household:{household['id']}"
     opened = audit.readable_details(entry.details)["after"]
     assert (opened["name"], opened["phone"]) == ("钱女士", "*******" + PHONE[-4:])  # masked as before
@@ -169,8 +177,12 @@ def test_destruction_shreds_the_visits_trail_copies_and_verify_still_passes(flow
     assert SUMMARY not in page and "3栋-303" not in page and "维修质量" not in page
     assert f"destroyed with the record (RET-14), {destroyed_on}" in page or f"已随记录销毁（RET-14），{destroyed_on}" in page
     assert 'id="visit-destroyed"' in page and "engine.task_completed" in page and "summary" in page
+    gone_rows = _rows(page, gone["instance_id"]) + _rows(page, gone["instance_id"], "engine.instance_started")
+    assert len(gone_rows) == 4 and all("RET-14" in row for row in gone_rows)
     kept_page = auditor.get(f"/audit/visit/{kept['id']}").get_data(as_text=True)
-    assert SUMMARY in kept_page and "RET-14)" not in kept_page.split('id="visit-trail"')[1]
+    kept_rows = _rows(kept_page, kept["instance_id"]) + _rows(kept_page, kept["instance_id"], "engine.instance_started")
+    assert SUMMARY in kept_page and len(kept_rows) == 4 and not any("RET-14" in row for row in kept_rows)
+    assert "4栋-404" in kept_rows[-1]  # the business key of its start, sealed under its key, read in clear
     csv = auditor.get(f"/audit/export.csv?target_type=visit&target_id={gone['id']}").get_data(as_text=True)
     assert "3栋-303" not in csv and "RET-14" in csv
     pdf = auditor.get(f"/audit/visit/{gone['id']}.pdf")
@@ -243,11 +255,14 @@ def test_a_record_with_nothing_sealed_gets_a_key_tombstone_and_the_register_says
     assert (entry.trail_subject, entry.trail_key_destroyed) == (f"record:{record_id}", False)
     tomb = db.session.scalar(select(TrailKey).where(TrailKey.subject_type == "record", TrailKey.subject_id == record_id))
     assert tomb.key is None and tomb.destroyed_at is not None
-    # a destroyed subject never gets a new key: what is written about it later is its tombstone, in clear
-    connection = db.session.connection()
+    # a destroyed subject never gets a new key: whatever is written about it later is born shredded
     subject = shredding.Subject("record", record_id)
-    assert shredding.keys_for(connection, {subject})[subject].key is None
-    assert shredding.seal({"after": {"title": None}}, ("after",), subject, None) == {"after": {"title": None}}
+    [tombstone] = shredding.keys_for(db.session, {subject}).values()
+    assert (tombstone.id, tombstone.key) == (tomb.id, None)
+    later = shredding.seal({"after": {"title": "录音 R-shred"}}, ("after",), subject, tombstone)
+    assert "录音" not in json.dumps(later, ensure_ascii=False) and later["sealed"]["key"] == tomb.id
+    opened, destroyed = shredding.open_details(later, shredding.Keyring(db.session.connection()))
+    assert destroyed is not None and destroyed.batch == tomb.destroyed_in and "RET-14" in opened["after"]
     db.session.rollback()
 
 
