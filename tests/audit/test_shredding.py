@@ -86,13 +86,13 @@ def test_a_visits_values_are_sealed_at_rest_and_read_in_clear_through_pages_and_
     v = _archived(client, auth, household="7栋-707")
     _seal_all(flows)
     # at rest: neither the engine's event nor the trail (app entries or copied events) holds the plaintext
-    events = _raw("SELECT detail FROM wf_event WHERE instance_id = :i AND kind = 'task_completed'", i=v["instance_id"])
+    events = _raw("SELECT CAST(detail AS TEXT) FROM wf_event WHERE instance_id = :i AND kind = 'task_completed'", i=v["instance_id"])
     assert not any(_holds(events, x) for x in (SUMMARY, "owner-pleased", "业主满意", "维修质量")) and '"box"' in events
     assert _holds(events, '"bpmn_id"')  # what is not personal stays as it was
-    entries = _raw("SELECT details FROM audit_entry WHERE target_type = 'process_instance' AND target_id = :i",
+    entries = _raw("SELECT CAST(details AS TEXT) FROM audit_entry WHERE target_type = 'process_instance' AND target_id = :i",
                    i=str(v["instance_id"]))
     assert '"box"' in entries and not any(_holds(entries, x) for x in ("owner-pleased", "业主满意", "维修质量"))
-    visit_entries = _raw("SELECT details FROM audit_entry WHERE target_type IN ('visit', 'visit_form') "
+    visit_entries = _raw("SELECT CAST(details AS TEXT) FROM audit_entry WHERE target_type IN ('visit', 'visit_form') "
                          "AND target_id IN (:v, :f)", v=str(v["id"]), f=str(v["forms"][0]["id"]))
     assert not _holds(visit_entries, "7栋-707") and "-707" not in visit_entries and '"box"' in visit_entries
     # …but what was done, by whom and to which fields stays searchable
@@ -137,7 +137,7 @@ def test_a_customers_values_are_sealed_under_the_households_key(flows, client, a
     customer = client.post("/api/v1/customers/", headers=headers, json={
         "household_id": household["id"], "name": "钱女士", "phone": PHONE})
     assert customer.status_code == 201, customer.json
-    raw = _raw("SELECT details FROM audit_entry WHERE target_type = 'intake_customer' AND target_id = :c",
+    raw = _raw("SELECT CAST(details AS TEXT) FROM audit_entry WHERE target_type = 'intake_customer' AND target_id = :c",
                c=str(customer.json["result"]["id"]))
     assert PHONE not in raw and "*" + PHONE[-4:] not in raw and not _holds(raw, "钱女士")
     assert '"phone"' in raw  # the field name stays in clear
