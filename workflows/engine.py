@@ -671,7 +671,7 @@ class Engine:
 
     def complete(self, task_id: str, actor: Actor, data: dict | None = None) -> ProcessInstance:
         data = dict(data or {})
-        if not self._in_transaction():
+        if self._may_start_over():
             hit = self._workflows.take_task(task_id)
             if hit is not None:
                 instance = self._complete_cached(task_id, actor, data, *hit)
@@ -704,9 +704,16 @@ class Engine:
         self._cache(instance, workflow, rows)
         return self._instance_object(instance.id)
 
-    def _in_transaction(self) -> bool:
+    def _may_start_over(self) -> bool:
+        """Whether rolling back would undo nothing of the caller's: the session has no transaction, or
+        one that has sent nothing yet (no connection taken) and holds no pending changes."""
         session = self.session() if isinstance(self.session, scoped_session) else self.session
-        return session.in_transaction()
+        transaction = session.get_transaction()
+        if transaction is None:
+            return True
+        if transaction.nested or transaction.parent is not None or getattr(transaction, "_connections", True):
+            return False
+        return not (session.new or session.dirty or session.deleted)
 
     def _complete_cached(self, task_id: str, actor: Actor, data: dict, instance_id: int, cached: _Cached
                          ) -> ProcessInstance | None:
@@ -718,8 +725,8 @@ class Engine:
         task's role, fixed by the version, is checked here). If either does not hold, or anything
         else goes wrong, the transaction is rolled back and None returned: the caller then takes the
         path that reads the rows and reports what it finds (Conflict, Forbidden, InvalidForm ...).
-        Only used when the session has no transaction of its own yet, so the rollback undoes nothing
-        but this attempt."""
+        Only used when the session's transaction has sent nothing yet (``_may_start_over``), so the
+        rollback undoes nothing but this attempt."""
         version = self.loaded_version(cached.version_id)
         workflow = cached.workflow
         task = workflow.get_task_from_id(UUID(task_id))

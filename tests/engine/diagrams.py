@@ -124,6 +124,71 @@ def caller(called: str, pid: str = "caller") -> bytes:
 ''').encode()
 
 
+def parallel(pid: str = "parallel", review_due: str | None = None) -> bytes:
+    """start -> fork: visit_a and visit_b (Agent, at the same time) -> join -> review (Supervisor) -> end.
+    ``review_due`` is the review's dueAt expression."""
+    due = (f'<spiffworkflow:property name="dueAt" value="{escape(review_due, {chr(34): "&quot;"})}"/>'
+           if review_due else "")
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>fork</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>visit_a</bpmn:flowNodeRef><bpmn:flowNodeRef>visit_b</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>join</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="lane_supervisor" name="Supervisor">{_role("Supervisor")}
+        <bpmn:flowNodeRef>review</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="fork"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>fa</bpmn:outgoing><bpmn:outgoing>fb</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="visit_a" name="Visit A">{_form("visit.schema.json")}
+      <bpmn:incoming>fa</bpmn:incoming><bpmn:outgoing>fa2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="visit_b" name="Visit B">{_form("visit.schema.json")}
+      <bpmn:incoming>fb</bpmn:incoming><bpmn:outgoing>fb2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:parallelGateway id="join"><bpmn:incoming>fa2</bpmn:incoming><bpmn:incoming>fb2</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="review" name="Review">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json"/>{due}
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="fa" sourceRef="fork" targetRef="visit_a"/>
+    <bpmn:sequenceFlow id="fb" sourceRef="fork" targetRef="visit_b"/>
+    <bpmn:sequenceFlow id="fa2" sourceRef="visit_a" targetRef="join"/>
+    <bpmn:sequenceFlow id="fb2" sourceRef="visit_b" targetRef="join"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="join" targetRef="review"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def called_visit(pid: str = "called_visit") -> bytes:
+    """A process another may call: start -> sub_visit (Agent) -> end."""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="{pid}_lanes">
+      <bpmn:lane id="{pid}_lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>{pid}_start</bpmn:flowNodeRef><bpmn:flowNodeRef>sub_visit</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>{pid}_end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="{pid}_start"><bpmn:outgoing>{pid}_f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="sub_visit" name="Visit in the called process">{_form("visit.schema.json")}
+      <bpmn:incoming>{pid}_f1</bpmn:incoming><bpmn:outgoing>{pid}_f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="{pid}_end"><bpmn:incoming>{pid}_f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="{pid}_f1" sourceRef="{pid}_start" targetRef="sub_visit"/>
+    <bpmn:sequenceFlow id="{pid}_f2" sourceRef="sub_visit" targetRef="{pid}_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
 def two_step() -> tuple[bytes, dict]:
     return load_fixture("two_step")
 
