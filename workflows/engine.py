@@ -19,7 +19,9 @@ from uuid import UUID
 import jsonschema
 from sqlalchemy import and_, bindparam, delete, false, func, insert, or_, select, union_all, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
+from sqlalchemy.orm.attributes import instance_state
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -192,6 +194,7 @@ _ROW_COLUMNS = {
     EngineEvent: tuple(key for key in _events.c.keys() if key != "id"),
 }
 _INSERT = {model: multi_row_insert(model.__table__, columns) for model, columns in _ROW_COLUMNS.items()}
+_MAPPERS = {model: sa_inspect(model) for model in (ProcessInstance, HumanTask, Timer)}
 _INSERT_INSTANCE = Prebuilt(insert(_instances).values(
     {key: bindparam(key, type_=_instances.c[key].type) for key in (
         "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
@@ -314,12 +317,17 @@ class Engine:
             self._expire_updated()
 
     def _expire_updated(self) -> None:
-        identity_map = self.session.identity_map
         for instance_id in self._writes.updated:
-            loaded = identity_map.get(self.session.identity_key(ProcessInstance, instance_id))
-            if loaded is not None:
-                self.session.expire(loaded)
+            self._expire(self._loaded(ProcessInstance, instance_id))
         self._writes.updated.clear()
+
+    def _loaded(self, model, key):
+        """The session's object of this row, if it holds one (no query)."""
+        return self.session.identity_map.get(_MAPPERS[model].identity_key_from_primary_key((key,)))
+
+    def _expire(self, loaded) -> None:
+        if loaded is not None and not instance_state(loaded).expired:  # an expired object holds nothing
+            self.session.expire(loaded)
 
     def _commit(self) -> None:
         try:
@@ -536,7 +544,7 @@ class Engine:
     def _instance_object(self, instance_id: int) -> ProcessInstance:
         """The ORM object of an instance without a query: the loaded one, or a reference whose
         attributes load on first use (most callers only need the id)."""
-        instance = self.session.identity_map.get(self.session.identity_key(ProcessInstance, instance_id))
+        instance = self._loaded(ProcessInstance, instance_id)
         if instance is None:
             instance = ProcessInstance(id=instance_id)
             make_transient_to_detached(instance)
@@ -892,9 +900,7 @@ class Engine:
         # The row changes behind the ORM's back: a loaded object of it must not keep (or flush) old values.
         # Expired now, and again once the UPDATE was sent (see _send).
         self._writes.updated.add(instance_id)
-        loaded = self.session.identity_map.get(self.session.identity_key(ProcessInstance, instance_id))
-        if loaded is not None:
-            self.session.expire(loaded)
+        self._expire(self._loaded(ProcessInstance, instance_id))
 
     def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: frozenset[str],
               existing_timers: frozenset[str], rows: tuple[dict, dict], new: bool = False,
@@ -943,7 +949,7 @@ class Engine:
         """Detach loaded objects of rows the step deleted, as an ORM delete would: they keep what they
         held (a page may still show the completed task's name) instead of failing to refresh."""
         for key in ids:
-            obj = self.session.identity_map.get(self.session.identity_key(model, key))
+            obj = self._loaded(model, key)
             if obj is not None:
                 self.session.expunge(obj)
 
