@@ -742,9 +742,9 @@ class Engine:
             return None
         spec = task.task_spec
         info = version.user_tasks.get(spec.bpmn_id, {})
-        if info.get("role") and info["role"] not in actor.roles:
-            return None  # allowed only if the task is assigned to the actor, which its row tells
-        if self._form_problems(info.get("form"), data, version):
+        if (info.get("role") and info["role"] not in actor.roles  # allowed only if assigned to the actor
+                or self._form_problems(info.get("form"), data, version)):  # the reading path reports it
+            self._workflows.put(instance_id, cached)  # unchanged: the reading path takes it again
             return None
         instance = _InstanceRow(instance_id, cached.version_id, cached.lock_version, cached.business_key, "running")
         finished = self._finish_task(task_id, actor, claimable=True, mismatch=_CacheMiss)
