@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from tests.conftest import load_fixture
@@ -195,6 +196,35 @@ def two_step() -> tuple[bytes, dict]:
 
 # ---------------------------------------------------------------- reading the database
 
+class Statements:
+    """The SQL an engine sends while ``active`` (cursor events fire for the prebuilt statements too)."""
+
+    def __init__(self, db):
+        self.sent: list[str] = []
+        self.active = False
+        self._db = db
+        sa.event.listen(db, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, *args):
+        if self.active:
+            self.sent.append(" ".join(statement.split()).upper())
+
+    def during(self, call):
+        self.sent.clear()
+        self.active = True
+        try:
+            return call()
+        finally:
+            self.active = False
+
+    def reads(self) -> list[str]:
+        return [s for s in self.sent if s.startswith("SELECT")]
+
+    def close(self):
+        sa.event.remove(self._db, "before_cursor_execute", self._seen)
+
+
+
 def count(session, model, *where) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -231,5 +261,5 @@ def snapshot(session_factory, instance_id: int) -> dict:
         }
 
 
-__all__ = ["scripted", "gateway", "no_tasks", "caller", "two_step", "count", "events", "open_tasks", "task_of",
-           "snapshot", "ProcessVersion"]
+__all__ = ["scripted", "gateway", "no_tasks", "caller", "parallel", "called_visit", "two_step", "Statements", "count",
+           "events", "open_tasks", "task_of", "snapshot", "ProcessVersion"]

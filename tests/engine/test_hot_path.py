@@ -4,13 +4,11 @@ step mirrors from one pass over the workflow, and what stays true whichever path
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
 
 from tests.conftest import ADMIN, AGENT, SUPERVISOR, load_fixture
-from tests.engine.diagrams import (called_visit, caller, count, events, open_tasks, parallel, scripted, snapshot,
-                                   task_of)
+from tests.engine.diagrams import (Statements, called_visit, caller, count, events, open_tasks, parallel, scripted,
+                                   snapshot, task_of)
 from workflows.engine import Actor, Engine, _Cached, _open_rows, _WorkflowCache
 from workflows.errors import Conflict, Forbidden, InvalidForm, ScriptFailed
 from workflows.models import EngineEvent, HumanTask, ProcessInstance
@@ -18,34 +16,6 @@ from workflows.models import EngineEvent, HumanTask, ProcessInstance
 OTHER_AGENT = Actor("wang", frozenset({"Agent"}))
 OWNER = Actor("owner", frozenset({"ProcessOwner"}))
 FORMS = load_fixture("two_step")[1]
-
-
-class Statements:
-    """The SQL an engine sends while ``active`` (cursor events fire for the prebuilt statements too)."""
-
-    def __init__(self, db):
-        self.sent: list[str] = []
-        self.active = False
-        self._db = db
-        sa.event.listen(db, "before_cursor_execute", self._seen)
-
-    def _seen(self, conn, cursor, statement, *args):
-        if self.active:
-            self.sent.append(" ".join(statement.split()).upper())
-
-    def during(self, call):
-        self.sent.clear()
-        self.active = True
-        try:
-            return call()
-        finally:
-            self.active = False
-
-    def reads(self) -> list[str]:
-        return [s for s in self.sent if s.startswith("SELECT")]
-
-    def close(self):
-        sa.event.remove(self._db, "before_cursor_execute", self._seen)
 
 
 @pytest.fixture
@@ -312,7 +282,9 @@ def test_one_pass_finds_the_tasks_the_tree_walk_finds(engine, session, session_f
 
 def test_cache_index_follows_its_entries():
     cache = _WorkflowCache(size=2)
-    entry = lambda tasks, lock_version=1: _Cached(lock_version, object(), frozenset(tasks), frozenset(), 1, None)  # noqa: E731
+    def entry(tasks, lock_version=1):
+        return _Cached(lock_version, object(), frozenset(tasks), frozenset(), 1, None)
+
     cache.put(1, entry({"t1", "t2"}))
     cache.put(2, entry({"t3"}))
     instance_id, taken = cache.take_task("t2")

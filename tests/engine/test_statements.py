@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import ADMIN
-from tests.engine.test_hot_path import Statements
+from tests.engine.diagrams import Statements
 from workflows.engine import _DELETE_TASKS, _DELETE_TIMERS, _INSERT, _ROW_COLUMNS
 from workflows.models import EngineEvent, HumanTask, Timer
 from workflows.statements import Step, numbered, numbered_ids, run_batch
@@ -31,9 +31,9 @@ def _event(kind: str, task_id: str | None = None) -> dict:
 
 
 def _task(task_id: str) -> dict:
-    return dict(id=task_id, instance_id=INSTANCE.get("id", 0), bpmn_id="visit", name="回访 Visit", lane="Agent", role="Agent",
-                assignee=None, form_key="visit.schema.json", due_at=NOW, business_key="A-1", process_key="p",
-                version_number=1, created_at=NOW, claimed_at=None)
+    return dict(id=task_id, instance_id=INSTANCE.get("id", 0), bpmn_id="visit", name="回访 Visit", lane="Agent",
+                role="Agent", assignee=None, form_key="visit.schema.json", due_at=NOW, business_key="A-1",
+                process_key="p", version_number=1, created_at=NOW, claimed_at=None)
 
 
 def _insert(model, rows: list[dict]) -> Step:
