@@ -15,7 +15,7 @@ from app.models.modeler import ProcessDraft
 from app.services.engine import load_bundle
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessVersion
 
-from .conftest import PLAN, browser_login, open_tasks
+from .conftest import PLAN, VISIT, browser_login, open_tasks
 
 FOREIGN = Path(__file__).resolve().parents[1] / "fixtures" / "foreign"
 
@@ -316,6 +316,72 @@ def test_versions_diff_and_migration_refused_when_a_completed_task_changes(app_c
     # a second migration of the same instance is refused: it is on the newest version already
     r = client.post(f"/api/v1/process-models/{key}/migrate", json={"instance_ids": [waiting["id"]]}, headers=owner)
     assert r.json["result"]["refused"][0]["reasons"] == ["the instance already runs on version 2"]
+
+
+def test_migration_refused_while_the_called_complaint_process_runs(app_ctx, client, auth):
+    """followup_visit's complaint_handling call activity is STARTED while complaint_case runs inside the
+    visit (its reply task open). A version that changes the call activity cannot take the instance over:
+    the preview, the API and the page say why, nothing is written, and the instance goes on on its version."""
+    owner_browser = _owner(app_ctx)
+    owner, sup, agent = auth("processowner"), auth("supervisor"), auth("agent")
+    key = _key()
+    xml, forms = _bundle(key)
+    assert _deploy(owner_browser, key, xml, forms, comment="v1").status_code == 201
+    r = client.post("/api/v1/instances/", headers=sup, json={
+        "process": key, "business_key": "C-1", "data": {"household": "C-1", "severity": None, "policy": {}}})
+    assert r.status_code == 201, r.json
+    instance = r.json["result"]
+
+    def complete(headers, bpmn_id, data):
+        [task] = [t for t in open_tasks(client, headers, instance["id"]) if t["bpmn_id"] == bpmn_id]
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data}, headers=headers)
+        assert r.status_code == 200, r.json
+
+    complete(sup, "plan", PLAN)
+    complete(agent, "visit", {**VISIT, "method": "HOME", "satisfied": False})
+    complete(sup, "review", {"qualified": False, "comment": "不合格"})
+    [reply] = open_tasks(client, sup, instance["id"])
+    assert reply["bpmn_id"] == "reply" and reply["version"] == 1  # complaint_case runs inside the visit
+    db.session.expire_all()
+    row = db.session.get(ProcessInstance, instance["id"])
+    v1, lock_version, state = row.version_id, row.lock_version, row.state
+
+    renamed = xml.replace('name="投诉处理 Complaint handling"', 'name="投诉处理 Complaint handling (v2)"')
+    assert renamed != xml
+    r = _deploy(owner_browser, key, renamed, forms, comment="clearer name of the call")
+    assert r.status_code == 201 and r.json["result"]["number"] == 2
+
+    reason = "task '投诉处理 Complaint handling' (complaint_handling) is started and would change (bpmn_name)"
+    r = client.get(f"/api/v1/process-models/{key}/migration?from=1", headers=owner)
+    assert r.status_code == 200, r.json
+    [preview] = r.json["result"]["instances"]
+    assert preview["instance_id"] == instance["id"] and preview["allowed"] is False
+    assert preview["reasons"] == [reason]
+    page = owner_browser.get(f"/modeler/{key}/migration?from={v1}").get_data(as_text=True)
+    row_html = page.split(f'data-instance="{instance["id"]}"')[1].split("</tr>")[0]
+    assert "Refused" in row_html and "(complaint_handling) is started and would change" in row_html
+    assert 'name="instance_id"' not in row_html  # nothing to tick
+
+    r = client.post(f"/api/v1/process-models/{key}/migrate", json={"instance_ids": [instance["id"]]}, headers=owner)
+    assert r.status_code == 200, r.json
+    assert r.json["result"]["migrated"] == []
+    assert r.json["result"]["refused"] == [{"instance_id": instance["id"], "reasons": [reason]}]
+    r = owner_browser.post(f"/modeler/{key}/migrate", data={"instance_id": str(instance["id"])},
+                           follow_redirects=True)
+    assert f"Instance {instance['id']} stays: {reason}".replace("'", "&#39;") in r.get_data(as_text=True)
+
+    db.session.expire_all()
+    row = db.session.get(ProcessInstance, instance["id"])
+    assert (row.version_id, row.lock_version, row.state) == (v1, lock_version, state)
+    assert db.session.scalar(select(func.count()).select_from(EngineEvent).where(
+        EngineEvent.kind == "instance_migrated", EngineEvent.instance_id == instance["id"])) == 0
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "instances_migrated",
+                                                          AuditEntry.target_id == key)).all()
+    assert len(entries) == 2 and all(e.details["refused"] == {str(instance["id"]): [reason]} for e in entries)
+
+    # the instance goes on on version 1: the called process's reply, then its resolve task
+    complete(sup, "reply", {"replied_at": "2024-03-05T11:00:00+08:00", "reply": "已联系业主"})
+    assert [(t["bpmn_id"], t["version"]) for t in open_tasks(client, sup, instance["id"])] == [("resolve", 1)]
 
 
 def test_the_modeler_area_links_the_policy_profiles(app_ctx):
