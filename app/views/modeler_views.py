@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from workflows.errors import EngineError, InvalidInput, NotFound, Problem
@@ -42,6 +43,12 @@ def _body() -> dict:
     if not isinstance(body, dict):
         raise InvalidInput(Problem("the request body must be a JSON object"))
     return body
+
+
+def _locale() -> str:
+    """The page's language for the modeler's own texts (palette, menus, properties panel): Flask-Babel's."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def _strings() -> dict:
@@ -110,7 +117,7 @@ class ModelerView(BaseView):
         return self.render_template(
             "modeler_edit.html", key=key, draft=draft, version=version, base_version=base_version,
             config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"), bundle_ready=BUNDLE.exists(),
-            title=_("Modeler: %(key)s", key=key))
+            locale=_locale(), title=_("Modeler: %(key)s", key=key))
 
     @staticmethod
     def _csrf() -> str:
@@ -216,7 +223,7 @@ class ModelerView(BaseView):
                   "b": {"xml": version_b.bpmn_xml, "marks": result["marks"]["b"]}}
         return self.render_template("modeler_diff.html", key=key, diff=result, a=version_a, b=version_b,
                                     config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-                                    bundle_ready=BUNDLE.exists(),
+                                    bundle_ready=BUNDLE.exists(), locale=_locale(),
                                     title=_("%(key)s: v%(a)s → v%(b)s", key=key, a=version_a.number, b=version_b.number))
 
     @expose("/<key>/migration")

@@ -6,6 +6,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 
 import spiffworkflow from './spiffworkflow.json';
 import HuifangPropertiesProvider from './provider';
+import { translateModule } from './i18n';
 
 const HuifangProviderModule = {
   __init__: ['huifangPropertiesProvider'],
@@ -33,13 +34,15 @@ export class FormStore {
     this.listeners.forEach((fn) => fn(name));
   }
 
+  // What is wrong with a schema's text, as a template for translate(): { template, values } or null.
   problem(text) {
     if (!text) return null;
     try {
       const value = JSON.parse(text);
-      return value && typeof value === 'object' && !Array.isArray(value) ? null : 'A JSON Schema is a JSON object';
+      return value && typeof value === 'object' && !Array.isArray(value) ? null
+        : { template: 'A JSON Schema is a JSON object', values: {} };
     } catch (err) {
-      return `Not valid JSON: ${err.message}`;
+      return { template: 'Not valid JSON: {error}', values: { error: err.message } };
     }
   }
 
@@ -53,21 +56,34 @@ export class FormStore {
   }
 }
 
-export function createModeler({ container, properties, roles, forms }) {
-  return new BpmnModeler({
+// The page's language: data-locale on the canvas (or an ancestor), set from Flask-Babel's locale.
+function pageLocale(container) {
+  const element = typeof container === 'string' ? document.querySelector(container) : container;
+  const marked = element && element.closest('[data-locale]');
+  return (marked && marked.dataset.locale) || document.documentElement.lang || 'en';
+}
+
+export function createModeler({ container, properties, roles, forms, locale }) {
+  const i18n = translateModule(locale || pageLocale(container));
+  const modeler = new BpmnModeler({
     container,
     propertiesPanel: properties ? {
       parent: properties,
       layout: { groups: { huifang: { open: true }, general: { open: true } } },
     } : undefined,
-    additionalModules: properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [],
+    additionalModules: [i18n.module,
+      ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [])],
     moddleExtensions: { spiffworkflow },
     huifang: { roles: roles || [], forms: forms || new FormStore({}) },
   });
+  modeler.huifangLocale = i18n.locale;
+  modeler.huifangUntranslated = i18n.missing;
+  return modeler;
 }
 
-export function createViewer({ container }) {
-  return new NavigatedViewer({ container, moddleExtensions: { spiffworkflow } });
+export function createViewer({ container, locale }) {
+  const i18n = translateModule(locale || pageLocale(container));
+  return new NavigatedViewer({ container, additionalModules: [i18n.module], moddleExtensions: { spiffworkflow } });
 }
 
 // ------------------------------------------------------------------ modeler page
