@@ -55,7 +55,9 @@ def _strings() -> dict:
     keys = ["Unsaved changes", "line", "The diagram cannot be shown", "Draft saved", "No problems: the diagram can "
             "be deployed.", "Problems found", "Say why you deploy this version (comment).", "Not deployed",
             "problems", "The file cannot be opened", "Opened", "No problems.", "Opened with warnings",
-            "Select an element to edit its properties; validate before you deploy."]
+            "Select an element to edit its properties; validate before you deploy.",
+            "It had no layout for {n} of {total} elements and was laid out automatically: check it, then save a "
+            "draft or deploy."]
     return {key: _(key) for key in keys}
 
 
@@ -220,7 +222,8 @@ class ModelerView(BaseView):
         except NotFound:
             abort(404)
         config = {"a": {"xml": version_a.bpmn_xml, "marks": result["marks"]["a"]},
-                  "b": {"xml": version_b.bpmn_xml, "marks": result["marks"]["b"]}}
+                  "b": {"xml": version_b.bpmn_xml, "marks": result["marks"]["b"]},
+                  "strings": {"laidOut": _("Laid out automatically: this version has no layout of its own.")}}
         return self.render_template("modeler_diff.html", key=key, diff=result, a=version_a, b=version_b,
                                     config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
                                     bundle_ready=BUNDLE.exists(), locale=_locale(),

@@ -8,6 +8,7 @@ leak into the other tests.
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -346,3 +347,99 @@ def test_the_modeler_speaks_the_app_language(live_app):
                 page.screenshot(path="/tmp/modeler_i18n_failure.png", full_page=True)
             browser.close()
         assert not errors, errors
+
+
+NO_LAYOUT = Path(__file__).resolve().parents[1] / "fixtures" / "foreign" / "no_layout.bpmn"
+
+
+def test_a_diagram_without_layout_opens_laid_out_and_is_deployed_with_it(live_app):
+    """A version deployed without diagram positions (hand-written XML, through the API) opens laid out
+    (pool, lanes, flows), says so, and is an unsaved change; its lanes and tasks are edited as usual and the
+    next version is deployed with the layout. The diff page lays out the old side too; an upload of such a
+    file is laid out the same way."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from app.services.modeler import layout_gaps
+
+    app, base = live_app
+    client = app.test_client()
+    token = client.post("/api/v1/security/login", json={"username": "chen.owner", "password": PASSWORD,
+                                                        "provider": "db"}).json["access_token"]
+    forms = {p.name: json.loads(p.read_text()) for p in NO_LAYOUT.parent.parent.glob("*.schema.json")}
+    r = client.post("/api/v1/process-models/hand_written/deploy", headers={"Authorization": f"Bearer {token}"},
+                    json={"bpmn_xml": NO_LAYOUT.read_text(encoding="utf-8"), "forms": forms,
+                          "comment": "written by hand"})
+    assert r.status_code == 201, r.json
+    v1 = r.json["result"]["id"]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            _login(page, base)  # Chinese, the default
+            page.goto(f"{base}/modeler/hand_written/edit")
+            page.wait_for_selector("body[data-modeler-ready=true]")
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "9")
+            expect(page.locator("#modeler-status")).to_contain_text("已自动排版")
+            expect(page.locator("#modeler-status")).to_contain_text("9 个没有布局位置")
+            expect(page.locator("#modeler-dirty")).not_to_be_empty()
+            for element_id in ("start", "set_due", "call", "call_late", "reached", "review", "chase", "done"):
+                expect(page.locator(f"g.djs-element[data-element-id={element_id}]")).to_be_visible()
+            expect(page.locator("g.djs-element[data-element-id=Participant_hand_written]")).to_be_visible()
+
+            # the lanes are there to be edited: role of the visitors' lane, a task's form
+            page.locator("g.djs-element[data-element-id=lane_supervisor]").click(position={"x": 12, "y": 60})
+            expect(page.locator("#bio-properties-panel-huifang-role")).to_have_value("Supervisor")
+            page.click("g.djs-element[data-element-id=set_due]")
+            page.click("g.djs-element[data-element-id=call]")
+            expect(page.locator("#bio-properties-panel-huifang-form")).to_have_value("visit.schema.json")
+            page.locator("#bio-properties-panel-name").fill("电话回访 Call the customer (laid out)")
+            page.click("g.djs-element[data-element-id=set_due]")  # leave the field: the change is committed
+
+            page.fill("#deploy-comment", "laid out in the modeler")
+            page.click("#btn-deploy")
+            expect(page.locator("#modeler-version")).to_have_text("v2")
+            expect(page.locator("#modeler-dirty")).to_be_empty()
+
+            # the diff page lays out the version that has no layout, and says so under it
+            with app.app_context():
+                version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == "hand_written",
+                                                                         ProcessVersion.number == 2))
+                v2, v2_xml = version.id, version.bpmn_xml
+                db.session.remove()
+            page.goto(f"{base}/modeler/hand_written/diff?a={v1}&b={v2}")
+            page.wait_for_selector("body[data-diff-ready=true]")
+            expect(page.locator("#diff-a g.djs-element[data-element-id=call]")).to_be_visible()
+            expect(page.locator("#diff-a g.djs-element.huifang-diff-changed[data-element-id=call]")).to_have_count(1)
+            expect(page.locator("#diff-a + p.huifang-laid-out")).to_contain_text("已自动排版")
+            expect(page.locator("#diff-b + p.huifang-laid-out")).to_have_count(0)
+
+            # an upload of such a file is laid out the same way
+            page.goto(f"{base}/modeler/hand_written/edit")
+            page.wait_for_selector("body[data-modeler-ready=true]")
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "")  # v2 has its layout
+            page.set_input_files("#upload-input", str(NO_LAYOUT))
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "9")
+            expect(page.locator("#modeler-status")).to_contain_text("no_layout.bpmn")
+            expect(page.locator("#modeler-status")).to_contain_text("已自动排版")
+            expect(page.locator("g.djs-element[data-element-id=lane_visitor]")).to_be_visible()
+        finally:
+            if errors:
+                page.screenshot(path="/tmp/modeler_layout_failure.png", full_page=True)
+            browser.close()
+        assert not errors, errors
+
+    # version 2 carries the layout; the engine reads the same lanes and forms, the renamed task
+    assert not layout_gaps(v2_xml).needs_layout and "bpmndi:BPMNShape" in v2_xml
+    with app.app_context():
+        versions = {v.number: v for v in db.session.scalars(select(ProcessVersion).where(
+            ProcessVersion.process_id == "hand_written"))}
+        assert versions[2].lanes == versions[1].lanes == {"回访员 Visitor": "Agent", "客服主管 Supervisor": "Supervisor"}
+        assert versions[2].user_tasks["call"]["name"] == "电话回访 Call the customer (laid out)"
+        assert {k: v["form"] for k, v in versions[2].user_tasks.items()} == \
+            {k: v["form"] for k, v in versions[1].user_tasks.items()}
+        db.session.remove()
