@@ -283,6 +283,63 @@ def run_engine(db, instances: int, cache_size: int | None, warmup: int, counter:
             "complete_laps": completes.laps}
 
 
+# Where (c)'s client CPU goes: functions timed in a separate run (the wrappers cost time themselves, so
+# the measured rounds run without them). Each phase's time excludes the phases nested in it.
+PHASES = [
+    ("SpiffWorkflow: run the task and the engine steps", "SpiffWorkflow.task", "Task.run"),
+    ("SpiffWorkflow: run the task and the engine steps", "workflows.engine", "Engine._run_engine_steps"),
+    ("form validation (jsonschema)", "workflows.engine", "Engine._form_problems"),
+    ("state document (StateCodec.dumps)", "workflows.codec", "StateCodec.dumps"),
+    ("SQL: the step's statements through psycopg (pipeline, row count checks)", "workflows.engine", "run_batch"),
+    ("SQLAlchemy session: begin (connection from the pool) and commit (incl. COMMIT)", "sqlalchemy.orm",
+     "Session.connection"),
+    ("SQLAlchemy session: begin (connection from the pool) and commit (incl. COMMIT)", "sqlalchemy.orm",
+     "Session.commit"),
+    ("engine and its start/complete bookkeeping (rows, events, cache)", "workflows.engine", "Engine.start"),
+    ("engine and its start/complete bookkeeping (rows, events, cache)", "workflows.engine", "Engine.complete"),
+]
+
+
+def cpu_by_phase(db, instances: int, counter: StatementCounter) -> dict[str, float]:
+    """Client CPU ms per completion of (c), by phase (see PHASES)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    stack: list[float] = []
+    patched = []
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            stack.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                took = time.process_time() - started
+                nested = stack.pop()
+                spent[label] = spent.get(label, 0.0) + took - nested
+                if stack:
+                    stack[-1] += took
+        return wrapper
+
+    for label, module_name, path in PHASES:
+        owner = importlib.import_module(module_name)
+        *outer, name = path.split(".")
+        for part in outer:
+            owner = getattr(owner, part)
+        original = owner.__dict__[name]
+        function = original.__func__ if isinstance(original, staticmethod) else original
+        wrapped = timed(label, function)
+        setattr(owner, name, staticmethod(wrapped) if isinstance(original, staticmethod) else wrapped)
+        patched.append((owner, name, original))
+    try:
+        result = run_engine(db, instances, None, 0, counter)
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
+    return {label: seconds * 1000 / result["completions"] for label, seconds in spent.items()}
+
+
 def stored_bytes(db, instance_ids: list[int]) -> dict:
     """Bytes stored per completed instance: its state column and its wf_event rows."""
     with db.connect() as conn:
@@ -342,7 +399,7 @@ def with_lookup(result: dict) -> dict:
     return {**result, "seconds": result["seconds"] + result["lookup_seconds"], "cpu": None}
 
 
-def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited) -> str:
+def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited, phases) -> str:
     b = rate(spiff)
     c, c0 = rate(cached), rate(uncached)
     ok = "meets" if c / b >= 0.5 else "MISSES"
@@ -393,6 +450,9 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited
                     for label, r in (("cache on:", cached), ("cache_size=0:", uncached))),
         "- Client CPU = this Python process's CPU time (SpiffWorkflow, codec, SQLAlchemy, psycopg); the rest of "
         "the wall time is waiting for PostgreSQL (round trips, server work, WAL flush at commit)",
+        f"- (c)'s client CPU by phase, ms per completion (a separate run of {args.instances_phases} instances with "
+        f"the phases timed; timing adds its own cost, total {sum(phases.values()):.2f}): "
+        + "; ".join(f"{label} {ms:.2f}" for label, ms in sorted(phases.items(), key=lambda kv: -kv[1])),
         f"- SQL statements per completion (start included): cache on "
         f"{cached['statements'] / cached['completions']:.1f}, cache_size=0 "
         f"{uncached['statements'] / uncached['completions']:.1f}",
@@ -431,6 +491,8 @@ def main() -> None:
     parser.add_argument("--instances-serializer", type=int, default=600, help="instances for (b) and (b')")
     parser.add_argument("--instances-engine", type=int, default=1000, help="instances for (c) and (c') each")
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured instances before each engine run")
+    parser.add_argument("--instances-phases", type=int, default=200,
+                        help="instances of the separate run that times (c)'s phases")
     parser.add_argument("--rounds", type=int, default=3, help="the instances are split over this many rounds")
     parser.add_argument("--keep", action="store_true", help="keep the schema")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
@@ -460,11 +522,12 @@ def main() -> None:
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
         sizes = stored_bytes(db, cached["instance_ids"] + uncached["instance_ids"])
+        phases = cpu_by_phase(db, args.instances_phases, counter)
     finally:
         if not args.keep:
             drop_schema(db, SCHEMA)
 
-    text = report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited)
+    text = report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited, phases)
     print()
     print(text)
     if not args.no_results:

@@ -42,7 +42,8 @@ class StateCodec:
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
         self.converter = WorkflowStateConverter(BpmnWorkflow, self.registry)
-        self._encoder = create_encoder(self.registry)
+        # One encoder for every dump (json.dumps would build a new one per call).
+        self._encoder = create_encoder(self.registry)(ensure_ascii=False, separators=(",", ":"))
 
     def dumps(self, workflow: BpmnWorkflow) -> bytes:
         self.registry._encoder_mode = True
@@ -51,7 +52,7 @@ class StateCodec:
         finally:
             self.registry._encoder_mode = False
         dct["serializer_version"] = FORMAT_VERSION
-        return json.dumps(dct, cls=self._encoder, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._encoder.encode(dct).encode("utf-8")
 
     def loads(self, data: bytes, spec, subprocess_specs) -> BpmnWorkflow:
         dct = json.loads(data)

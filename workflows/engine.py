@@ -17,9 +17,11 @@ from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import and_, bindparam, delete, false, func, insert, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, false, func, insert, or_, select, union_all, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
+from sqlalchemy.orm.attributes import instance_state
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -118,34 +120,70 @@ def default_script_functions() -> dict[str, Callable]:
 DESTROYED = "destroyed"  # an instance whose document was destroyed with its records (RET-14)
 
 
+@dataclass
+class _Cached:
+    """A workflow as committed at ``lock_version``, with what a step needs besides it: the ids of the
+    open-task and waiting-timer rows that mirror it, and the instance row's other columns."""
+    lock_version: int
+    workflow: Any
+    tasks: frozenset[str]
+    timers: frozenset[str]
+    version_id: int
+    business_key: str | None
+
+
 class _WorkflowCache:
-    """Recently used workflows keyed by (instance id, lock_version).
+    """Recently used workflows keyed by instance id, each valid for one lock_version.
 
     A cached workflow is taken out while an operation uses it, so two threads never share
-    one object; it goes back only after its new state was committed.
+    one object; it goes back only after its new state was committed. The open tasks of the
+    cached workflows are indexed, so completing one finds its workflow without a query.
     """
 
     def __init__(self, size: int = 512):
         self.size = size
-        self._items: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+        self._items: OrderedDict[int, _Cached] = OrderedDict()
+        self._by_task: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def take(self, instance_id: int, lock_version: int):
+    def _pop(self, instance_id: int) -> _Cached | None:
+        item = self._items.pop(instance_id, None)
+        if item is not None:
+            for task_id in item.tasks:
+                if self._by_task.get(task_id) == instance_id:
+                    del self._by_task[task_id]
+        return item
+
+    def take(self, instance_id: int, lock_version: int) -> _Cached | None:
         with self._lock:
-            item = self._items.pop(instance_id, None)
-        if item and item[0] == lock_version:
-            return item[1]
+            item = self._pop(instance_id)
+        if item is not None and item.lock_version == lock_version:
+            return item
         return None
 
-    def put(self, instance_id: int, lock_version: int, workflow) -> None:
+    def take_task(self, task_id: str) -> tuple[int, _Cached] | None:
+        """The cached workflow holding this open task, taken out; its lock_version may be stale
+        (another process may have changed the instance since), which the guarded UPDATE detects."""
         with self._lock:
-            self._items[instance_id] = (lock_version, workflow)
+            instance_id = self._by_task.get(task_id)
+            item = self._pop(instance_id) if instance_id is not None else None
+        return (instance_id, item) if item is not None else None
+
+    def put(self, instance_id: int, item: _Cached) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._pop(instance_id)
+            self._items[instance_id] = item
+            for task_id in item.tasks:
+                self._by_task[task_id] = instance_id
             while len(self._items) > self.size:
-                self._items.popitem(last=False)
+                self._pop(next(iter(self._items)))
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._by_task.clear()
 
 
 # The statements of every step, built once and run on the DBAPI cursor of the session's connection
@@ -159,6 +197,7 @@ _ROW_COLUMNS = {
     EngineEvent: tuple(key for key in _events.c.keys() if key != "id"),
 }
 _INSERT = {model: multi_row_insert(model.__table__, columns) for model, columns in _ROW_COLUMNS.items()}
+_MAPPERS = {model: sa_inspect(model) for model in (ProcessInstance, HumanTask, Timer)}
 _INSERT_INSTANCE = Prebuilt(insert(_instances).values(
     {key: bindparam(key, type_=_instances.c[key].type) for key in (
         "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
@@ -174,6 +213,12 @@ _TASK_TO_COMPLETE = Prebuilt(
     .where(_tasks.c.id == bindparam("id")))
 _STATE = Prebuilt(select(_instances.c.state, _instances.c.lock_version).where(_instances.c.id == bindparam("id")))
 _DELETE_TASKS, _DELETE_TIMERS = delete_by_ids(_tasks), delete_by_ids(_timers)
+# The completed task's row, if nobody else claimed it meanwhile: unclaimed or the actor's own (the actor
+# holds the task's role), or assigned to the actor.
+_DELETE_CLAIMABLE_TASK = Prebuilt(delete(_tasks).where(
+    _tasks.c.id == bindparam("id"), or_(_tasks.c.assignee.is_(None), _tasks.c.assignee == bindparam("user"))))
+_DELETE_ASSIGNED_TASK = Prebuilt(delete(_tasks).where(_tasks.c.id == bindparam("id"),
+                                                      _tasks.c.assignee == bindparam("user")))
 _LATEST_VERSION_ID = Prebuilt(
     select(ProcessVersion.__table__.c.id).join_from(ProcessVersion.__table__, ProcessModel.__table__)
     .where(ProcessModel.__table__.c.key == bindparam("key"))
@@ -218,6 +263,7 @@ class _PendingWrites:
     def __init__(self):
         self._statements: list[Step] = []
         self._rows: list[tuple[type, dict]] = []
+        self.updated: set[int] = set()  # instances whose UPDATE was queued
 
     def add(self, model, **values) -> None:
         self._rows.append((model, values))
@@ -235,6 +281,7 @@ class _PendingWrites:
     def clear(self) -> None:
         self._statements.clear()
         self._rows.clear()
+        self.updated.clear()
 
     def write(self, session: Session, mark: tuple[int, int] = (0, 0)) -> None:
         """Send what was added after ``mark`` (everything by default); raises the first rowcount mismatch."""
@@ -270,9 +317,30 @@ class Engine:
         self._writes = _PendingWrites()
 
     # ------------------------------------------------------------------ transactions
+    def _send(self, mark: tuple[int, int] = (0, 0)) -> None:
+        """Send the queued writes (after ``mark``). Loaded ProcessInstance objects of rows they updated
+        are expired once more: one reloaded between queueing and sending would hold the old row."""
+        try:
+            self._writes.write(self.session, mark)
+        finally:
+            self._expire_updated()
+
+    def _expire_updated(self) -> None:
+        for instance_id in self._writes.updated:
+            self._expire(self._loaded(ProcessInstance, instance_id))
+        self._writes.updated.clear()
+
+    def _loaded(self, model, key):
+        """The session's object of this row, if it holds one (no query)."""
+        return self.session.identity_map.get(_MAPPERS[model].identity_key_from_primary_key((key,)))
+
+    def _expire(self, loaded) -> None:
+        if loaded is not None and not instance_state(loaded).expired:  # an expired object holds nothing
+            self.session.expire(loaded)
+
     def _commit(self) -> None:
         try:
-            self._writes.write(self.session)
+            self._send()
             self.session.commit()
         except Exception:
             self._rollback()
@@ -447,9 +515,10 @@ class Engine:
             instance = _InstanceRow(instance_id, version.id, 1, business_key, status)
             self._event("instance_started", actor, instance_id=instance_id, version_id=version.id,
                         process=version.process_key, number=version.number, business_key=business_key)
-            self._save(instance, workflow, version, actor, existing_tasks=set(), existing_timers=set(), new=True)
+            rows = self._save(instance, workflow, version, actor, frozenset(), frozenset(),
+                              _open_rows(workflow, version), new=True)
             self._commit()
-        self._workflows.put(instance_id, 1, workflow)
+        self._cache(instance, workflow, rows)
         return self._instance_object(instance_id)
 
     def cancel(self, instance_id: int, actor: Actor, reason: str) -> ProcessInstance:
@@ -459,11 +528,11 @@ class Engine:
         if instance.status != "running":
             raise Conflict(f"instance {instance_id} is already {instance.status}")
         version = self.loaded_version(instance.version_id)
-        workflow = self._workflow(instance, version)
+        workflow = self._workflow(instance, version).workflow
         workflow.cancel()
         with self._rolled_back_on_error(actor, instance.id, None):
             self._write_state(instance, workflow, status="cancelled", ended_at=clock.now(), end_reason=reason.strip())
-            self._writes.write(self.session)  # the instance row first: its lock orders concurrent writers
+            self._send()  # the instance row first: its lock orders concurrent writers
             self.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance.id))
             self.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
             self._event("instance_cancelled", actor, instance_id=instance.id, version_id=version.id,
@@ -503,25 +572,36 @@ class Engine:
     def _instance_object(self, instance_id: int) -> ProcessInstance:
         """The ORM object of an instance without a query: the loaded one, or a reference whose
         attributes load on first use (most callers only need the id)."""
-        instance = self.session.identity_map.get(self.session.identity_key(ProcessInstance, instance_id))
+        instance = self._loaded(ProcessInstance, instance_id)
         if instance is None:
             instance = ProcessInstance(id=instance_id)
             make_transient_to_detached(instance)
             self.session.add(instance)
         return instance
 
-    def _workflow(self, instance, version: LoadedVersion):
-        """The instance's workflow: from the cache when it holds this lock_version, else restored
-        from the row (document and lock_version read together, so they always match)."""
-        workflow = self._workflows.take(instance.id, instance.lock_version)
-        if workflow is None:
+    def _workflow(self, instance, version: LoadedVersion) -> _Cached:
+        """The instance's workflow with the ids of its open-task and timer rows: from the cache when it
+        holds this lock_version, else restored from the row (document and lock_version read together,
+        so they always match)."""
+        cached = self._workflows.take(instance.id, instance.lock_version)
+        if cached is None:
             row = _STATE.first(self.session.connection(), {"id": instance.id})
             if row is None:
                 raise NotFound(f"process instance {instance.id} does not exist")
             state, instance.lock_version = row
             workflow = self.codec.loads(state, version.spec, version.subprocess_specs)
             workflow.script_engine = self.script_engine  # never the default engine after a restore
-        return workflow
+            # Every committed step leaves the rows equal to the workflow's ready user tasks and
+            # waiting timers, so their ids are read from the workflow instead of queried.
+            ready, waiting = _open_rows(workflow, version)
+            cached = _Cached(instance.lock_version, workflow, frozenset(ready), frozenset(waiting),
+                             instance.version_id, instance.business_key)
+        return cached
+
+    def _cache(self, instance, workflow, rows: tuple[frozenset[str], frozenset[str]]) -> None:
+        """Keep a workflow whose state was committed at the instance's lock_version."""
+        self._workflows.put(instance.id, _Cached(instance.lock_version, workflow, rows[0], rows[1],
+                                                 instance.version_id, instance.business_key))
 
     def workflow_data(self, instance_id: int) -> dict:
         """The instance's current data (read-only use: case pages, PDFs)."""
@@ -529,8 +609,9 @@ class Engine:
         if instance.status == DESTROYED:
             raise Conflict(f"process instance {instance_id} was destroyed with its records (RET-14)")
         version = self.loaded_version(instance.version_id)
-        workflow = self._workflow(instance, version)
-        self._workflows.put(instance.id, instance.lock_version, workflow)
+        cached = self._workflow(instance, version)
+        self._workflows.put(instance.id, cached)
+        workflow = cached.workflow
         data = dict(workflow.data)
         # Only an end event copies task data to the workflow; while running it lives on the open tasks.
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
@@ -603,9 +684,15 @@ class Engine:
         return self.task(task_id)
 
     def validate_form(self, task: HumanTask, data: dict, version: LoadedVersion) -> None:
+        problems = self._form_problems(task.form_key, data, version)
+        if problems:
+            raise InvalidForm(problems)
+
+    @staticmethod
+    def _form_problems(form_key: str | None, data: dict, version: LoadedVersion) -> list[Problem]:
         problems = _data_key_problems(data)
         reported: set[str] = set()
-        validator = version.validator(task.form_key)
+        validator = version.validator(form_key)
         if validator is not None:
             for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
                 path = "/".join(str(p) for p in err.absolute_path)
@@ -618,11 +705,16 @@ class Engine:
                             problems.append(Problem(f"'{name}' is a required property", field=field))
                     continue
                 problems.append(Problem(err.message, field=path or None))
-        if problems:
-            raise InvalidForm(problems)
+        return problems
 
     def complete(self, task_id: str, actor: Actor, data: dict | None = None) -> ProcessInstance:
         data = dict(data or {})
+        if self._may_start_over():
+            hit = self._workflows.take_task(task_id)
+            if hit is not None:
+                instance = self._complete_cached(task_id, actor, data, *hit)
+                if instance is not None:
+                    return instance
         task_row = _TASK_TO_COMPLETE.first(self.session.connection(), {"id": task_id})
         if task_row is None:
             done = self.session.scalar(select(EngineEvent).where(
@@ -635,22 +727,85 @@ class Engine:
                                 task_row.business_key, task_row.status)
         version = self.loaded_version(instance.version_id)
         self.validate_form(task_row, data, version)
-        workflow = self._workflow(instance, version)
+        cached = self._workflow(instance, version)
+        workflow = cached.workflow
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"task {task_id} is not ready (it was completed or cancelled)")
-        open_before, timers_before = self._mirrored_rows(workflow, version)
+        # Claims change the task row and not the instance: the row read above may have been claimed since.
+        finished = self._finish_task(task_id, actor, claimable=not task_row.role or task_row.role in actor.roles,
+                                     mismatch=lambda: Conflict(f"task {task_id} was completed or claimed by "
+                                                               "someone else meanwhile"))
         with self._rolled_back_on_error(actor, instance.id, task_id), self.session.no_autoflush:
-            task.data.update(data)
-            with self._running(instance.id):
-                task.run()
-                self._run_engine_steps(workflow)
-            self._event("task_completed", actor, instance_id=instance.id, task_id=task_id, bpmn_id=task_row.bpmn_id,
-                        name=task_row.name, data=_jsonable(data))
-            self._save(instance, workflow, version, actor, open_before, timers_before)
+            rows = self._run_task(instance, cached, version, task, task_row.name, actor, data, finished)
             self._commit()
-        self._workflows.put(instance.id, instance.lock_version, workflow)
+        self._cache(instance, workflow, rows)
         return self._instance_object(instance.id)
+
+    def _may_start_over(self) -> bool:
+        """Whether rolling back would undo nothing of the caller's: the session has no transaction, or
+        one that has sent nothing yet (no connection taken) and holds no pending changes."""
+        session = self.session() if isinstance(self.session, scoped_session) else self.session
+        transaction = session.get_transaction()
+        if transaction is None:
+            return True
+        if transaction.nested or transaction.parent is not None or getattr(transaction, "_connections", True):
+            return False
+        return not (session.new or session.dirty or session.deleted)
+
+    def _complete_cached(self, task_id: str, actor: Actor, data: dict, instance_id: int, cached: _Cached
+                         ) -> ProcessInstance | None:
+        """Complete a task of a cached workflow without reading the task and instance rows.
+
+        The checks those rows serve move into the writes: the guarded UPDATE finds out whether the
+        cached workflow is still the instance's state (another process may have changed it), the
+        DELETE of the task row whether the task is still open and not claimed by someone else (the
+        task's role, fixed by the version, is checked here). If either does not hold, or anything
+        else goes wrong, the transaction is rolled back and None returned: the caller then takes the
+        path that reads the rows and reports what it finds (Conflict, Forbidden, InvalidForm ...).
+        Only used when the session's transaction has sent nothing yet (``_may_start_over``), so the
+        rollback undoes nothing but this attempt."""
+        version = self.loaded_version(cached.version_id)
+        workflow = cached.workflow
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        spec = task.task_spec
+        info = version.user_tasks.get(spec.bpmn_id, {})
+        if (info.get("role") and info["role"] not in actor.roles  # allowed only if assigned to the actor
+                or self._form_problems(info.get("form"), data, version)):  # the reading path reports it
+            self._workflows.put(instance_id, cached)  # unchanged: the reading path takes it again
+            return None
+        instance = _InstanceRow(instance_id, cached.version_id, cached.lock_version, cached.business_key, "running")
+        finished = self._finish_task(task_id, actor, claimable=True, mismatch=_CacheMiss)
+        try:
+            with self.session.no_autoflush:
+                rows = self._run_task(instance, cached, version, task, spec.bpmn_name or spec.bpmn_id, actor, data,
+                                      finished)
+                self._commit()
+        except Exception:
+            self._rollback()
+            return None
+        self._cache(instance, workflow, rows)
+        return self._instance_object(instance_id)
+
+    def _finish_task(self, task_id: str, actor: Actor, claimable: bool, mismatch) -> Step:
+        """The DELETE of the completed task's row, which also checks that nobody else claimed it:
+        an unclaimed task (the actor holds its role) or one assigned to the actor."""
+        statement = _DELETE_CLAIMABLE_TASK if claimable else _DELETE_ASSIGNED_TASK
+        return Step(statement, {"id": task_id, "user": actor.username}, expect=1, mismatch=mismatch)
+
+    def _run_task(self, instance: _InstanceRow, cached: _Cached, version: LoadedVersion, task, name: str,
+                  actor: Actor, data: dict, finished: Step) -> tuple[frozenset[str], frozenset[str]]:
+        """Complete the user task in the workflow, run what follows and queue the step's writes."""
+        task.data.update(data)
+        with self._running(instance.id):
+            task.run()
+            self._run_engine_steps(cached.workflow)
+        self._event("task_completed", actor, instance_id=instance.id, task_id=finished.values["id"],
+                    bpmn_id=task.task_spec.bpmn_id, name=name, data=_jsonable(data))
+        return self._save(instance, cached.workflow, version, actor, cached.tasks, cached.timers,
+                          _open_rows(cached.workflow, version), finished=finished)
 
     # ------------------------------------------------------------------ timers
     def due_timers(self, limit: int = 100, lock: bool = False) -> list[Timer]:
@@ -688,10 +843,10 @@ class Engine:
                 if _is_transient(err):  # another writer got there first; the next sweep retries
                     break
                 raise
-            for count, instance_id, lock_version, workflow in done:
+            for count, instance, workflow, rows in done:
                 fired += count
                 if workflow is not None:  # cached only once its state is committed
-                    self._workflows.put(instance_id, lock_version, workflow)
+                    self._cache(instance, workflow, rows)
             if len(timers) < batch:
                 break
         return fired
@@ -702,28 +857,27 @@ class Engine:
         try:
             instance = self._instance_row(instance_id)
             version = self.loaded_version(instance.version_id)
-            workflow = self._workflow(instance, version)
-            existing_tasks, existing_timers = self._mirrored_rows(workflow, version)
+            cached = self._workflow(instance, version)
+            workflow = cached.workflow
             with self._running(instance.id):
                 workflow.refresh_timers()
                 self._run_engine_steps(workflow)
-            fired = [tid for tid in existing_timers
-                     if workflow.get_task_from_id(UUID(tid)) is None
-                     or workflow.get_task_from_id(UUID(tid)).state != TaskState.WAITING]
+            ready, waiting = _open_rows(workflow, version)
+            fired = [tid for tid in cached.timers if tid not in waiting]
             for tid in fired:
                 self._event("timer_fired", actor, instance_id=instance.id, task_id=tid)
-            self._save(instance, workflow, version, actor, existing_tasks, existing_timers)
-            self._writes.write(self.session, mark)  # inside the savepoint: a conflict undoes this instance only
+            rows = self._save(instance, workflow, version, actor, cached.tasks, cached.timers, (ready, waiting))
+            self._send(mark)  # inside the savepoint: a conflict undoes this instance only
             savepoint.commit()
         except Conflict:
             savepoint.rollback()
             self._writes.discard_after(mark)
-            return 0, instance_id, None, None
+            return 0, None, None, None
         except DBAPIError as err:
             savepoint.rollback()
             self._writes.discard_after(mark)
             if _is_transient(err):  # a deadlock or serialization failure: retry on the next sweep
-                return 0, instance_id, None, None
+                return 0, None, None, None
             raise
         except Exception as err:  # this instance only; the rest of the batch goes on
             savepoint.rollback()
@@ -734,8 +888,8 @@ class Engine:
             self.session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.fire_at < clock.now())
                                  .values(fire_at=clock.now() + timedelta(hours=1))
                                  .execution_options(synchronize_session=False))
-            return 0, instance_id, None, None
-        return len(fired), instance_id, instance.lock_version, workflow
+            return 0, None, None, None
+        return len(fired), instance, workflow, rows
 
     # ------------------------------------------------------------------ persistence
     @contextmanager
@@ -760,15 +914,6 @@ class Engine:
         except Exception as err:  # a script raised something SpiffWorkflow did not wrap
             raise ScriptFailed(f"{type(err).__name__}: {err}") from err
 
-    def _mirrored_rows(self, workflow, version: LoadedVersion) -> tuple[set[str], set[str]]:
-        """Ids of the open-task and waiting-timer rows the database holds for this workflow.
-
-        Every committed step leaves those rows equal to the workflow's ready user tasks and waiting
-        timers, so they are read from the workflow instead of queried."""
-        tasks = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        timers = set(self._waiting_timers(workflow)) if version.has_timers else set()
-        return tasks, timers
-
     def _write_state(self, instance: ProcessInstance, workflow, **values) -> None:
         old = instance.lock_version
         state, now = self.codec.dumps(workflow), clock.now()
@@ -782,20 +927,30 @@ class Engine:
                                                 "reload and try again")))
         instance.lock_version = old + 1
         instance.status = values.get("status", instance.status)
-        # The row changed behind the ORM's back: a loaded object of it must not keep (or flush) old values.
-        loaded = self.session.identity_map.get(self.session.identity_key(ProcessInstance, instance.id))
-        if loaded is not None:
-            self.session.expire(loaded)
+        # The row changes behind the ORM's back: a loaded object of it must not keep (or flush) old values.
+        # Expired now, and again once the UPDATE was sent (see _send).
+        self._writes.updated.add(instance_id)
+        self._expire(self._loaded(ProcessInstance, instance_id))
 
-    def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: set[str],
-              existing_timers: set[str], new: bool = False) -> None:
-        """Write the workflow and bring its task and timer rows in line with it."""
+    def _save(self, instance, workflow, version: LoadedVersion, actor: Actor, existing_tasks: frozenset[str],
+              existing_timers: frozenset[str], rows: tuple[dict, dict], new: bool = False,
+              finished: Step | None = None) -> tuple[frozenset[str], frozenset[str]]:
+        """Write the workflow and bring its task and timer rows in line with it.
+
+        ``rows`` are the workflow's ready user tasks and waiting timers now (``_open_rows``), the
+        existing ones those the database holds; ``finished`` deletes the completed task's row.
+        Returns the ids of the task and timer rows after the step."""
         now = clock.now()
+        ready, waiting = rows
         completed = workflow.is_completed()
         values = {"status": "completed", "ended_at": now} if completed else {}
         if not new:  # a new row was inserted with its first state
             self._write_state(instance, workflow, **values)
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        if finished is not None:
+            finished_id = finished.values["id"]
+            self._writes.statement(finished)
+            self._forget(HumanTask, [finished_id])
+            existing_tasks = existing_tasks - {finished_id}
         gone = [tid for tid in existing_tasks if tid not in ready]
         if gone:
             # The instance row is locked by the update before, so this runs after any concurrent
@@ -808,24 +963,23 @@ class Engine:
         for tid, task in ready.items():
             if tid not in existing_tasks:
                 self._add_human_task(instance, task, version, now)
-        if version.has_timers:
-            waiting = self._waiting_timers(workflow)
-            stale = [tid for tid in existing_timers if tid not in waiting]
-            if stale:
-                self._writes.statement(Step(_DELETE_TIMERS[len(stale)], numbered_ids(stale)))
-                self._forget(Timer, stale)
-            for tid, (task, fire_at) in waiting.items():
-                if tid not in existing_timers:
-                    self._writes.add(Timer, id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
-                                   name=task.task_spec.bpmn_name, fire_at=fire_at)
+        stale = [tid for tid in existing_timers if tid not in waiting]
+        if stale:
+            self._writes.statement(Step(_DELETE_TIMERS[len(stale)], numbered_ids(stale)))
+            self._forget(Timer, stale)
+        for tid, (task, fire_at) in waiting.items():
+            if tid not in existing_timers:
+                self._writes.add(Timer, id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
+                                 name=task.task_spec.bpmn_name, fire_at=fire_at)
         if completed:
             self._event("instance_completed", actor, instance_id=instance.id, version_id=version.id)
+        return frozenset(ready), frozenset(waiting)
 
     def _forget(self, model, ids) -> None:
         """Detach loaded objects of rows the step deleted, as an ORM delete would: they keep what they
         held (a page may still show the completed task's name) instead of failing to refresh."""
         for key in ids:
-            obj = self.session.identity_map.get(self.session.identity_key(model, key))
+            obj = self._loaded(model, key)
             if obj is not None:
                 self.session.expunge(obj)
 
@@ -850,10 +1004,29 @@ class Engine:
                     name=spec.bpmn_name, role=info.get("role"), assignee=assignee,
                     due_at=due_at.isoformat() if due_at else None)
 
-    @staticmethod
-    def _waiting_timers(workflow) -> dict[str, tuple[Any, datetime]]:
-        waiting = {}
-        for task in workflow.event_manager.tasks.values():
+
+class _CacheMiss(Exception):
+    """A cached workflow turned out stale, or its task was claimed by someone else (see _complete_cached)."""
+
+
+def _open_rows(workflow, version: LoadedVersion) -> tuple[dict[str, Any], dict[str, tuple[Any, datetime]]]:
+    """The rows a workflow is mirrored by: its ready user tasks and its waiting timers with their fire
+    times, by task id.
+
+    The tasks are those ``workflow.get_tasks(state=READY, manual=True)`` returns, found without walking
+    the task tree: the ready manual tasks of the workflow and of every subprocess whose task exists
+    (the walk reaches a subprocess through its task). Waiting timers come from the event manager."""
+    ready = {}
+    top = workflow
+    for wf in (top, *top.subprocesses.values()):
+        if wf is not top and not _reachable(wf, top):
+            continue
+        for task in wf.tasks.values():
+            if task._state == TaskState.READY and task.task_spec.manual:
+                ready[str(task.id)] = task
+    waiting = {}
+    if version.has_timers:
+        for task in top.event_manager.tasks.values():
             definition = getattr(task.task_spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
                 continue
@@ -865,7 +1038,16 @@ class Engine:
             fire_at = value if isinstance(value, datetime) else TimerEventDefinition.parse_time_or_duration(value)
             if isinstance(fire_at, datetime):
                 waiting[str(task.id)] = (task, _aware(fire_at))
-        return waiting
+    return ready, waiting
+
+
+def _reachable(subprocess, top) -> bool:
+    while subprocess is not top:
+        parent = subprocess.parent_workflow
+        if parent is None or subprocess.parent_task_id not in parent.tasks:
+            return False
+        subprocess = parent
+    return True
 
 
 def _is_transient(err: DBAPIError) -> bool:

@@ -154,7 +154,7 @@ def plan(engine, instance_id: int, target_version_id: int):
 
 def migrate(engine, instance_id: int, target_version_id: int, actor) -> MigrationPlan:
     """Move one running instance to the target version, or raise MigrationRefused (nothing changes)."""
-    from .engine import _InstanceRow
+    from .engine import _InstanceRow, _open_rows
 
     result, workflow = plan(engine, instance_id, target_version_id)
     if not result.allowed:
@@ -172,7 +172,8 @@ def migrate(engine, instance_id: int, target_version_id: int, actor) -> Migratio
         engine._writes.write(engine.session)  # the instance row first: its lock orders concurrent writers
         engine.session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
         engine.session.execute(delete(Timer).where(Timer.instance_id == instance_id))
-        engine._save(instance, workflow, target, actor, existing_tasks=set(), existing_timers=set(), new=True)
+        engine._save(instance, workflow, target, actor, existing_tasks=frozenset(), existing_timers=frozenset(),
+                     rows=_open_rows(workflow, target), new=True)
         engine._event("instance_migrated", actor, instance_id=instance_id, version_id=target.id,
                       process=target.process_key, from_version=result.from_number, to_version=target.number,
                       changes=result.changes)
@@ -181,7 +182,7 @@ def migrate(engine, instance_id: int, target_version_id: int, actor) -> Migratio
             engine.session.execute(update(HumanTask).where(HumanTask.id == task_id)
                                    .values(assignee=assignee, claimed_at=claimed_at))
         engine._commit()
-    engine._workflows.put(instance_id, instance.lock_version, workflow)
+    # Not put back in the cache: the next step restores the migrated workflow from its row.
     return result
 
 

@@ -71,12 +71,17 @@ class Prebuilt:
     def __init__(self, statement: Executable):
         self.statement = statement
         self._compiled: dict[tuple, _Compiled] = {}
+        self._last: tuple[Any, _Compiled] | None = None  # the dialect object last asked for, and its SQL
 
     def compiled(self, dialect) -> _Compiled:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         key = (type(dialect), dialect.paramstyle, dialect.server_version_info)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(self.statement, dialect)
+        self._last = (dialect, compiled)
         return compiled
 
     def execute(self, connection: Connection, values: dict):

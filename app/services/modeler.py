@@ -81,15 +81,65 @@ def problems_of(xml, forms=None) -> list[Problem]:
     return problems
 
 
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+FLOW_NODES = frozenset(f"{_BPMN}{name}" for name in (
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "implicitThrowEvent", "task", "userTask", "serviceTask", "scriptTask", "sendTask", "receiveTask", "manualTask",
+    "businessRuleTask", "callActivity", "subProcess", "adHocSubProcess", "transaction", "exclusiveGateway",
+    "inclusiveGateway", "parallelGateway", "complexGateway", "eventBasedGateway"))
+
+
+@dataclass
+class LayoutGaps:
+    """Flow nodes of the processes a diagram shows that have no shape (BPMN DI) to be drawn with."""
+    missing: list[str]
+    total: int
+
+    @property
+    def needs_layout(self) -> bool:
+        return bool(self.total and self.missing)
+
+    def to_dict(self) -> dict:
+        return {"missing": self.missing, "total": self.total, "needs_layout": self.needs_layout}
+
+
+def layout_gaps(xml) -> LayoutGaps:
+    """Which flow nodes have no position: the processes a BPMN diagram (DI plane) shows, directly or through
+    its collaboration's pools, or every process when there is no diagram at all. The modeler lays such a
+    diagram out in the browser (bpmn-auto-layout); the engine itself never needs the DI."""
+    root = parse_xml(_xml_bytes(xml))
+    by_id = {node.get("id"): node for node in root.iter() if node.get("id")}
+    shown = {shape.get("bpmnElement") for shape in root.iter(f"{_BPMNDI}BPMNShape")}
+    drawn = []
+    for plane in root.iter(f"{_BPMNDI}BPMNPlane"):
+        element = by_id.get(plane.get("bpmnElement"))
+        if element is None:
+            continue
+        if element.tag == f"{_BPMN}process":
+            drawn.append(element)
+        elif element.tag == f"{_BPMN}collaboration":
+            for participant in element.iter(f"{_BPMN}participant"):
+                process = by_id.get(participant.get("processRef"))
+                if process is not None and process.tag == f"{_BPMN}process":
+                    drawn.append(process)
+    if not drawn:
+        drawn = root.findall(f"{_BPMN}process")
+    nodes = [node.get("id") for process in dict.fromkeys(drawn) for node in process if node.tag in FLOW_NODES]
+    return LayoutGaps([node for node in nodes if node not in shown], len(nodes))
+
+
 @dataclass
 class Upload:
     bpmn_xml: str | None  # UTF-8 text the modeler can open, or None when the file is not a BPMN diagram
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    layout: LayoutGaps | None = None
 
     def to_dict(self) -> dict:
         return {"bpmn_xml": self.bpmn_xml, "problems": [p.to_dict() for p in self.problems], "notes": self.notes,
-                "valid": self.bpmn_xml is not None and not self.problems}
+                "valid": self.bpmn_xml is not None and not self.problems,
+                "layout": self.layout.to_dict() if self.layout else None}
 
 
 def _decode(data: bytes) -> tuple[str | None, list[str], Problem | None]:
@@ -149,7 +199,8 @@ def read_upload(data: bytes, filename: str | None = None, forms=None) -> Upload:
         problems = problems_of(xml, _forms(forms))
     except InvalidInput as err:
         problems = err.problems
-    return Upload(text, problems, notes)
+    # a diagram without positions opens all the same: the page lays it out (and says so in the user's language)
+    return Upload(text, problems, notes, layout_gaps(xml))
 
 
 # ---------------------------------------------------------------- drafts

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from workflows.errors import EngineError, InvalidInput, NotFound, Problem
@@ -44,11 +45,19 @@ def _body() -> dict:
     return body
 
 
+def _locale() -> str:
+    """The page's language for the modeler's own texts (palette, menus, properties panel): Flask-Babel's."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
 def _strings() -> dict:
     keys = ["Unsaved changes", "line", "The diagram cannot be shown", "Draft saved", "No problems: the diagram can "
             "be deployed.", "Problems found", "Say why you deploy this version (comment).", "Not deployed",
             "problems", "The file cannot be opened", "Opened", "No problems.", "Opened with warnings",
-            "Select an element to edit its properties; validate before you deploy."]
+            "Select an element to edit its properties; validate before you deploy.",
+            "It had no layout for {n} of {total} elements and was laid out automatically: check it, then save a "
+            "draft or deploy."]
     return {key: _(key) for key in keys}
 
 
@@ -110,7 +119,7 @@ class ModelerView(BaseView):
         return self.render_template(
             "modeler_edit.html", key=key, draft=draft, version=version, base_version=base_version,
             config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"), bundle_ready=BUNDLE.exists(),
-            title=_("Modeler: %(key)s", key=key))
+            locale=_locale(), title=_("Modeler: %(key)s", key=key))
 
     @staticmethod
     def _csrf() -> str:
@@ -213,10 +222,11 @@ class ModelerView(BaseView):
         except NotFound:
             abort(404)
         config = {"a": {"xml": version_a.bpmn_xml, "marks": result["marks"]["a"]},
-                  "b": {"xml": version_b.bpmn_xml, "marks": result["marks"]["b"]}}
+                  "b": {"xml": version_b.bpmn_xml, "marks": result["marks"]["b"]},
+                  "strings": {"laidOut": _("Laid out automatically: this version has no layout of its own.")}}
         return self.render_template("modeler_diff.html", key=key, diff=result, a=version_a, b=version_b,
                                     config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-                                    bundle_ready=BUNDLE.exists(),
+                                    bundle_ready=BUNDLE.exists(), locale=_locale(),
                                     title=_("%(key)s: v%(a)s → v%(b)s", key=key, a=version_a.number, b=version_b.number))
 
     @expose("/<key>/migration")

@@ -15,7 +15,7 @@ from app.models.modeler import ProcessDraft
 from app.services.engine import load_bundle
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessVersion
 
-from .conftest import PLAN, browser_login, open_tasks
+from .conftest import PLAN, VISIT, browser_login, open_tasks
 
 FOREIGN = Path(__file__).resolve().parents[1] / "fixtures" / "foreign"
 
@@ -120,6 +120,7 @@ EXPECTED = {
     "signavio_export.bpmn": (True, ["sid-process-service", "no executable process", "sid-lane-desk"]),
     "trisotech_export.bpmn": (True, ["_proc_field", "several executable processes", "_ut_plan", "_st_log",
                                      "text/javascript"]),
+    "no_layout.bpmn": (True, []),
     "gb18030_declared_utf8.bpmn": (True, []),
     "gbk_declared.bpmn": (True, []),
     "utf16_bom.bpmn": (True, []),
@@ -129,6 +130,10 @@ EXPECTED = {
     "empty.bpmn": (False, ["is empty"]),
     "xxe.bpmn": (False, ["external entity"]),
 }
+
+
+# Files without diagram positions (BPMN DI): the hand-written one, and the encoding samples (written without)
+NO_LAYOUT = {"no_layout.bpmn", "gb18030_declared_utf8.bpmn", "gbk_declared.bpmn", "utf16_bom.bpmn"}
 
 
 def test_every_foreign_fixture_is_covered():
@@ -157,6 +162,14 @@ def test_upload_answers_problems_never_a_server_error(app_ctx, name):
         assert "回访员 Agent" in body["bpmn_xml"] and body["problems"] == [], body["problems"]
     if name == "gb18030_declared_utf8.bpmn":
         assert "GB18030" in body["notes"][0]
+    if opens:  # whether the page must lay it out first (no BPMN DI): said, never a problem
+        layout = body["layout"]
+        assert layout["needs_layout"] is (name in NO_LAYOUT) and layout["total"] > 0, layout
+        if name == "no_layout.bpmn":
+            assert sorted(layout["missing"]) == ["call", "call_late", "chase", "done", "given_up", "reached",
+                                                 "review", "set_due", "start"]
+    else:
+        assert body["layout"] is None
     assert "root:" not in r.get_data(as_text=True)  # the XXE entity was never resolved
 
     # The REST API answers the same upload with 200 or its problems (422), never 500.
@@ -170,6 +183,48 @@ def test_upload_without_a_file_is_a_clear_error(app_ctx):
     owner = _owner(app_ctx)
     r = owner.post("/modeler/upload", data={}, content_type="multipart/form-data")
     assert r.status_code == 422 and r.json["problems"][0]["field"] == "file"
+
+
+def test_a_diagram_without_layout_validates_deploys_and_runs(app_ctx, client, auth):
+    """No BPMN DI is no problem for the engine: the hand-written fixture validates, deploys and runs; its
+    edit page opens it (the page lays it out before showing it, see the browser test)."""
+    owner = _owner(app_ctx)
+    xml = (FOREIGN / "no_layout.bpmn").read_text(encoding="utf-8")
+    key = _key("nolayout")
+    xml = xml.replace('"hand_written"', f'"{key}"')
+    forms = {p.name: json.loads(p.read_text()) for p in FOREIGN.parent.glob("*.schema.json")}
+    r = owner.post("/modeler/validate", json={"bpmn_xml": xml, "forms": forms})
+    assert r.status_code == 200 and r.json == {"valid": True, "problems": []}
+    assert _deploy(owner, key, xml, forms, comment="hand-written, no layout").status_code == 201
+    page = owner.get(f"/modeler/{key}/edit").get_data(as_text=True)
+    config = json.loads(page.split('id="modeler-config">')[1].split("</script>")[0].replace("<\\/", "</"))
+    assert "bpmndi" not in config["xml"] and config["xml"].count('sourceRef="call"') == 1
+    assert 'data-locale="en"' in page
+
+    sup, agent = auth("supervisor"), auth("agent")
+    r = client.post("/api/v1/instances/", headers=sup, json={"process": key, "business_key": "N-1", "data": {}})
+    assert r.status_code == 201, r.json
+    [call] = open_tasks(client, agent, r.json["result"]["id"])
+    assert call["bpmn_id"] == "call" and call["due_at"]
+    done = client.post(f"/api/v1/tasks/{call['id']}/complete", json={"data": {"result": "satisfied"}}, headers=agent)
+    assert done.status_code == 200, done.json
+    assert [t["bpmn_id"] for t in open_tasks(client, sup, r.json["result"]["id"])] == ["review"]
+
+
+def test_layout_gaps_name_the_elements_without_a_shape():
+    from app.services.modeler import layout_gaps
+
+    shipped = Path(__file__).resolve().parents[2] / "bpmn" / "followup_visit.bpmn"
+    xml = shipped.read_bytes()
+    assert layout_gaps(xml).to_dict() == {"missing": [], "total": 25, "needs_layout": False}
+    partial = xml.replace(b'bpmnElement="review"><dc:Bounds', b'bpmnElement="nowhere"><dc:Bounds')
+    assert layout_gaps(partial).missing == ["review"]
+    # a process the diagram does not show (e.g. a called one kept in the same file) is not counted
+    other = b'<bpmn:process id="kept_aside"><bpmn:startEvent id="aside_start"/></bpmn:process>'
+    extra = xml.replace(b"</bpmn:process>", b"</bpmn:process>" + other, 1)
+    assert layout_gaps(extra).total == 25 and not layout_gaps(extra).needs_layout
+    bare = (FOREIGN / "no_layout.bpmn").read_bytes()
+    assert layout_gaps(bare).needs_layout and layout_gaps(bare).total == 9
 
 
 # ---------------------------------------------------------------- drafts, deploy, audit
@@ -316,6 +371,72 @@ def test_versions_diff_and_migration_refused_when_a_completed_task_changes(app_c
     # a second migration of the same instance is refused: it is on the newest version already
     r = client.post(f"/api/v1/process-models/{key}/migrate", json={"instance_ids": [waiting["id"]]}, headers=owner)
     assert r.json["result"]["refused"][0]["reasons"] == ["the instance already runs on version 2"]
+
+
+def test_migration_refused_while_the_called_complaint_process_runs(app_ctx, client, auth):
+    """followup_visit's complaint_handling call activity is STARTED while complaint_case runs inside the
+    visit (its reply task open). A version that changes the call activity cannot take the instance over:
+    the preview, the API and the page say why, nothing is written, and the instance goes on on its version."""
+    owner_browser = _owner(app_ctx)
+    owner, sup, agent = auth("processowner"), auth("supervisor"), auth("agent")
+    key = _key()
+    xml, forms = _bundle(key)
+    assert _deploy(owner_browser, key, xml, forms, comment="v1").status_code == 201
+    r = client.post("/api/v1/instances/", headers=sup, json={
+        "process": key, "business_key": "C-1", "data": {"household": "C-1", "severity": None, "policy": {}}})
+    assert r.status_code == 201, r.json
+    instance = r.json["result"]
+
+    def complete(headers, bpmn_id, data):
+        [task] = [t for t in open_tasks(client, headers, instance["id"]) if t["bpmn_id"] == bpmn_id]
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data}, headers=headers)
+        assert r.status_code == 200, r.json
+
+    complete(sup, "plan", PLAN)
+    complete(agent, "visit", {**VISIT, "method": "HOME", "satisfied": False})
+    complete(sup, "review", {"qualified": False, "comment": "不合格"})
+    [reply] = open_tasks(client, sup, instance["id"])
+    assert reply["bpmn_id"] == "reply" and reply["version"] == 1  # complaint_case runs inside the visit
+    db.session.expire_all()
+    row = db.session.get(ProcessInstance, instance["id"])
+    v1, lock_version, state = row.version_id, row.lock_version, row.state
+
+    renamed = xml.replace('name="投诉处理 Complaint handling"', 'name="投诉处理 Complaint handling (v2)"')
+    assert renamed != xml
+    r = _deploy(owner_browser, key, renamed, forms, comment="clearer name of the call")
+    assert r.status_code == 201 and r.json["result"]["number"] == 2
+
+    reason = "task '投诉处理 Complaint handling' (complaint_handling) is started and would change (bpmn_name)"
+    r = client.get(f"/api/v1/process-models/{key}/migration?from=1", headers=owner)
+    assert r.status_code == 200, r.json
+    [preview] = r.json["result"]["instances"]
+    assert preview["instance_id"] == instance["id"] and preview["allowed"] is False
+    assert preview["reasons"] == [reason]
+    page = owner_browser.get(f"/modeler/{key}/migration?from={v1}").get_data(as_text=True)
+    row_html = page.split(f'data-instance="{instance["id"]}"')[1].split("</tr>")[0]
+    assert "Refused" in row_html and "(complaint_handling) is started and would change" in row_html
+    assert 'name="instance_id"' not in row_html  # nothing to tick
+
+    r = client.post(f"/api/v1/process-models/{key}/migrate", json={"instance_ids": [instance["id"]]}, headers=owner)
+    assert r.status_code == 200, r.json
+    assert r.json["result"]["migrated"] == []
+    assert r.json["result"]["refused"] == [{"instance_id": instance["id"], "reasons": [reason]}]
+    r = owner_browser.post(f"/modeler/{key}/migrate", data={"instance_id": str(instance["id"])},
+                           follow_redirects=True)
+    assert f"Instance {instance['id']} stays: {reason}".replace("'", "&#39;") in r.get_data(as_text=True)
+
+    db.session.expire_all()
+    row = db.session.get(ProcessInstance, instance["id"])
+    assert (row.version_id, row.lock_version, row.state) == (v1, lock_version, state)
+    assert db.session.scalar(select(func.count()).select_from(EngineEvent).where(
+        EngineEvent.kind == "instance_migrated", EngineEvent.instance_id == instance["id"])) == 0
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "instances_migrated",
+                                                          AuditEntry.target_id == key)).all()
+    assert len(entries) == 2 and all(e.details["refused"] == {str(instance["id"]): [reason]} for e in entries)
+
+    # the instance goes on on version 1: the called process's reply, then its resolve task
+    complete(sup, "reply", {"replied_at": "2024-03-05T11:00:00+08:00", "reply": "已联系业主"})
+    assert [(t["bpmn_id"], t["version"]) for t in open_tasks(client, sup, instance["id"])] == [("resolve", 1)]
 
 
 def test_the_modeler_area_links_the_policy_profiles(app_ctx):

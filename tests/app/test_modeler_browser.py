@@ -8,6 +8,8 @@ leak into the other tests.
 """
 from __future__ import annotations
 
+import json
+import re
 import threading
 from pathlib import Path
 
@@ -161,4 +163,283 @@ def test_process_owner_edits_deploys_and_instances_keep_their_version(live_app):
         tasks = {t.instance_id: t for t in db.session.scalars(select(HumanTask))}
         assert tasks[new["id"]].name == RENAMED and tasks[new["id"]].version_number == 2
         assert tasks[old["id"]].name == "制定回访计划 Plan the visit" and tasks[old["id"]].version_number == 1
+        db.session.remove()
+
+
+# Elements of every kind a process owner can make from the palette and the replace menu, created through the
+# modeler's own API and selected one by one, so the properties panel draws each of its groups. Returns what the
+# panel's header said for each, and the texts translate() was asked for that the page's dictionary lacks.
+EXERCISE_PROPERTIES = """
+async () => {
+  const m = window.huifangModeler;
+  const registry = m.get('elementRegistry'), factory = m.get('elementFactory'), modeling = m.get('modeling');
+  const selection = m.get('selection'), bpmnFactory = m.get('bpmnFactory');
+  const pool = registry.get('pool_followup_visit');
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
+  let x = 300;
+  const place = (attrs, host) => {
+    const position = host ? { x: host.x + host.width / 2, y: host.y + host.height } : { x: (x += 60), y: 760 };
+    return modeling.createShape(factory.createShape(attrs), position, host || pool, host ? { attach: true } : undefined);
+  };
+  const made = [];
+  const events = {
+    'bpmn:StartEvent': [null, 'Message', 'Timer', 'Signal', 'Conditional'],
+    'bpmn:IntermediateThrowEvent': [null, 'Message', 'Signal', 'Escalation', 'Link', 'Compensate'],
+    'bpmn:IntermediateCatchEvent': ['Message', 'Timer', 'Signal', 'Conditional', 'Link'],
+    'bpmn:EndEvent': [null, 'Message', 'Error', 'Escalation', 'Signal', 'Terminate', 'Compensate'],
+  };
+  for (const [type, kinds] of Object.entries(events)) {
+    for (const kind of kinds) made.push(place(kind ? { type, eventDefinitionType: `bpmn:${kind}EventDefinition` } : { type }));
+  }
+  for (const type of ['bpmn:Task', 'bpmn:UserTask', 'bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:ReceiveTask',
+    'bpmn:ManualTask', 'bpmn:BusinessRuleTask', 'bpmn:ScriptTask', 'bpmn:CallActivity', 'bpmn:ExclusiveGateway',
+    'bpmn:ParallelGateway', 'bpmn:InclusiveGateway', 'bpmn:ComplexGateway', 'bpmn:EventBasedGateway',
+    'bpmn:DataObjectReference', 'bpmn:DataStoreReference', 'bpmn:TextAnnotation']) {
+    made.push(place({ type }));
+  }
+  for (const type of ['bpmn:SubProcess', 'bpmn:AdHocSubProcess', 'bpmn:Transaction']) made.push(place({ type, isExpanded: false }));
+  const multi = place({ type: 'bpmn:Task' });
+  modeling.updateProperties(multi, { loopCharacteristics: bpmnFactory.create('bpmn:MultiInstanceLoopCharacteristics') });
+  made.push(multi);
+  const host = registry.get('plan');
+  for (const kind of ['Message', 'Timer', 'Signal', 'Conditional', 'Escalation', 'Error', 'Compensate']) {
+    const boundary = place({ type: 'bpmn:BoundaryEvent', eventDefinitionType: `bpmn:${kind}EventDefinition` }, host);
+    if (!['Error', 'Compensate'].includes(kind)) modeling.updateProperties(boundary, { cancelActivity: false });
+    made.push(boundary);
+  }
+  const headers = {};
+  const shipped = ['plan', 'compute_deadline', 'visit_due_soon', 'visit_overdue', 'outcome_gateway', 'retry_flow',
+    'to_joint', 'lane_agent', 'pool_followup_visit', 'complaint_handling', 'start', 'archived'];
+  for (const element of [...shipped.map((id) => registry.get(id)), ...made]) {
+    selection.select(element);
+    await tick();
+    const groups = Array.from(document.querySelectorAll('.bio-properties-panel-group-header-title'), (t) => t.textContent);
+    headers[element.id] = [document.querySelector('.bio-properties-panel-header-type').textContent, groups];
+  }
+  selection.select([registry.get('plan'), registry.get('visit')]);
+  await tick();
+  const several = document.querySelector('#properties').innerText;
+  selection.select([]);
+  await tick();
+  return { headers, several, made: made.length, missing: Array.from(m.huifangUntranslated) };
+}
+"""
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _login(page, base):
+    page.goto(f"{base}/login/")
+    page.fill("#username", "chen.owner")
+    page.fill("#password", PASSWORD)
+    page.click("[type=submit]")
+
+
+def _open_followup_visit(page, base):
+    page.goto(f"{base}/modeler/followup_visit/edit")
+    page.wait_for_selector("body[data-modeler-ready=true]")
+
+
+def test_the_modeler_speaks_the_app_language(live_app):
+    """Chinese by default (palette, context pad, replace menu, properties panel groups, entries and our own
+    spiffworkflow entries, with nothing left untranslated for any kind of element); English after /lang/en."""
+    from playwright.sync_api import expect, sync_playwright
+
+    _app, base = live_app
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            _login(page, base)
+            _open_followup_visit(page, base)
+            expect(page.locator("#modeler-area")).to_have_attribute("data-locale", "zh")
+
+            # the palette: every tool named in Chinese, shown as a tooltip too
+            palette = page.eval_on_selector_all(".djs-palette .entry", "els => els.map(e => [e.title, e.ariaLabel])")
+            assert len(palette) >= 10 and all(CJK.search(t) and t == a for t, a in palette), palette
+            start = page.locator('.djs-palette .entry[data-action="create.start-event"]')
+            expect(start).to_have_attribute("title", "创建开始事件")
+
+            # the context pad of a task
+            page.click("g.djs-element[data-element-id=plan]")
+            pad = page.eval_on_selector_all(".djs-context-pad .entry", "els => els.map(e => e.title)")
+            assert "追加任务" in pad and "删除" in pad and all(CJK.search(t) for t in pad), pad
+
+            # the properties panel: the element type, the groups, bpmn-js's entries and ours
+            expect(page.locator(".bio-properties-panel-header-type")).to_have_text("用户任务")
+            groups = page.locator(".bio-properties-panel-group-header-title")
+            expect(groups).to_have_text(["常规", "引擎（回访系统）", "文档"])
+            expect(page.locator("label[for=bio-properties-panel-name]")).to_have_text("名称")
+            expect(page.locator("label[for=bio-properties-panel-huifang-form]")).to_have_text("表单（JSON Schema 文件名）")
+            expect(page.locator("#properties")).to_contain_text("办理人（Python 表达式）")
+            schema = page.locator("#bio-properties-panel-huifang-form-schema")
+            schema.fill("{ not json")
+            expect(page.locator("#properties")).to_contain_text("不是有效的 JSON")
+            schema.fill('{"type": "object"}')
+
+            # the replace menu, and its search
+            page.click(".djs-context-pad .entry[data-action=replace]")
+            popup = page.locator(".djs-popup")
+            expect(popup.locator(".djs-popup-title")).to_have_text("更改元素类型")
+            expect(popup.locator(".entry[data-id=replace-with-service-task]")).to_have_text("服务任务")
+            expect(popup.locator(".djs-popup-header .entry[data-id=toggle-loop]")).to_have_attribute("title", "循环")
+            labels = popup.locator(".djs-popup-label").all_inner_texts()
+            assert labels and all(CJK.search(label) for label in labels), labels
+            popup.locator(".djs-popup-search input").fill("任务")
+            popup.locator(".djs-popup-search input").press("End")  # the menu searches on key-up
+            expect(popup.locator(".djs-popup-search-count")).to_have_text(re.compile(r"^\d+ 项结果$"))
+            expect(popup.locator(".djs-popup-label").first).to_contain_text("任务")
+            page.keyboard.press("Escape")
+
+            # a timer: our timer entries
+            _click_uncovered(page, "visit_due_soon")
+            expect(page.locator(".bio-properties-panel-header-type")).to_have_text("定时边界事件（非中断）")
+            expect(page.locator("label[for=bio-properties-panel-huifang-timer-kind]")).to_have_text("定时器类型")
+            expect(page.locator("#bio-properties-panel-huifang-timer-kind option[value=timeDate]")).to_have_text(
+                "日期（到点触发）")
+
+            # every kind of element: nothing the panel shows is left in English
+            result = page.evaluate(EXERCISE_PROPERTIES)
+            assert result["missing"] == [], result["missing"]
+            headers = result["headers"]
+            assert len(headers) == 12 + result["made"]
+            assert headers["lane_agent"] == ["泳道", ["常规", "引擎（回访系统）", "文档"]]
+            assert headers["retry_flow"] == ["顺序流", ["常规", "引擎（回访系统）", "文档"]]
+            assert headers["to_joint"][0] == "默认流" and headers["complaint_handling"][0] == "调用活动"
+            kinds = {header for header, _groups in headers.values()}
+            assert {"消息开始事件", "升级中间抛出事件", "终止结束事件", "临时子流程（折叠）", "信号边界事件（非中断）",
+                    "错误边界事件", "事件网关", "数据存储引用"} <= kinds, kinds
+            all_groups = {group for _header, groups in headers.values() for group in groups}
+            assert {"消息", "信号", "错误", "升级", "链接", "补偿", "多实例", "完成"} <= all_groups, all_groups
+            assert all(CJK.search(header) for header, _groups in headers.values()), headers
+            assert "选中了多个元素" in result["several"]
+
+            # English after /lang/en (a new tab: the edited one would ask before it is left)
+            english = context.new_page()
+            english.on("pageerror", lambda err: errors.append(str(err)))
+            english.goto(f"{base}/lang/en")
+            _open_followup_visit(english, base)
+            expect(english.locator("#modeler-area")).to_have_attribute("data-locale", "en")
+            expect(english.locator('.djs-palette .entry[data-action="create.start-event"]')).to_have_attribute(
+                "title", "Create start event")
+            english.click("g.djs-element[data-element-id=plan]")
+            expect(english.locator(".djs-context-pad .entry[data-action='append.append-task']")).to_have_attribute(
+                "title", "Append task")
+            expect(english.locator(".bio-properties-panel-header-type")).to_have_text("User Task")
+            expect(english.locator(".bio-properties-panel-group-header-title")).to_have_text(
+                ["General", "Engine (Huifang)", "Documentation"])
+            expect(english.locator("label[for=bio-properties-panel-huifang-form]")).to_have_text(
+                "Form (JSON Schema file name)")
+            english.click(".djs-context-pad .entry[data-action=replace]")
+            expect(english.locator(".djs-popup .entry[data-id=replace-with-service-task]")).to_have_text("Service task")
+            english.locator(".djs-popup-search input").fill("task")
+            english.locator(".djs-popup-search input").press("End")
+            expect(english.locator(".djs-popup-search-count")).to_have_text(re.compile(r"^\d+ results? found$"))
+            page_text = english.locator("#properties").inner_text()
+            assert not CJK.search(page_text.replace("制定回访计划 Plan the visit", "")), page_text
+        finally:
+            if errors:
+                page.screenshot(path="/tmp/modeler_i18n_failure.png", full_page=True)
+            browser.close()
+        assert not errors, errors
+
+
+NO_LAYOUT = Path(__file__).resolve().parents[1] / "fixtures" / "foreign" / "no_layout.bpmn"
+
+
+def test_a_diagram_without_layout_opens_laid_out_and_is_deployed_with_it(live_app):
+    """A version deployed without diagram positions (hand-written XML, through the API) opens laid out
+    (pool, lanes, flows), says so, and is an unsaved change; its lanes and tasks are edited as usual and the
+    next version is deployed with the layout. The diff page lays out the old side too; an upload of such a
+    file is laid out the same way."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from app.services.modeler import layout_gaps
+
+    app, base = live_app
+    client = app.test_client()
+    token = client.post("/api/v1/security/login", json={"username": "chen.owner", "password": PASSWORD,
+                                                        "provider": "db"}).json["access_token"]
+    forms = {p.name: json.loads(p.read_text()) for p in NO_LAYOUT.parent.parent.glob("*.schema.json")}
+    r = client.post("/api/v1/process-models/hand_written/deploy", headers={"Authorization": f"Bearer {token}"},
+                    json={"bpmn_xml": NO_LAYOUT.read_text(encoding="utf-8"), "forms": forms,
+                          "comment": "written by hand"})
+    assert r.status_code == 201, r.json
+    v1 = r.json["result"]["id"]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            _login(page, base)  # Chinese, the default
+            page.goto(f"{base}/modeler/hand_written/edit")
+            page.wait_for_selector("body[data-modeler-ready=true]")
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "9")
+            expect(page.locator("#modeler-status")).to_contain_text("已自动排版")
+            expect(page.locator("#modeler-status")).to_contain_text("9 个没有布局位置")
+            expect(page.locator("#modeler-dirty")).not_to_be_empty()
+            for element_id in ("start", "set_due", "call", "call_late", "reached", "review", "chase", "done"):
+                expect(page.locator(f"g.djs-element[data-element-id={element_id}]")).to_be_visible()
+            expect(page.locator("g.djs-element[data-element-id=Participant_hand_written]")).to_be_visible()
+
+            # the lanes are there to be edited: role of the visitors' lane, a task's form
+            page.locator("g.djs-element[data-element-id=lane_supervisor]").click(position={"x": 12, "y": 60})
+            expect(page.locator("#bio-properties-panel-huifang-role")).to_have_value("Supervisor")
+            page.click("g.djs-element[data-element-id=set_due]")
+            page.click("g.djs-element[data-element-id=call]")
+            expect(page.locator("#bio-properties-panel-huifang-form")).to_have_value("visit.schema.json")
+            page.locator("#bio-properties-panel-name").fill("电话回访 Call the customer (laid out)")
+            page.click("g.djs-element[data-element-id=set_due]")  # leave the field: the change is committed
+
+            page.fill("#deploy-comment", "laid out in the modeler")
+            page.click("#btn-deploy")
+            expect(page.locator("#modeler-version")).to_have_text("v2")
+            expect(page.locator("#modeler-dirty")).to_be_empty()
+
+            # the diff page lays out the version that has no layout, and says so under it
+            with app.app_context():
+                version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == "hand_written",
+                                                                         ProcessVersion.number == 2))
+                v2, v2_xml = version.id, version.bpmn_xml
+                db.session.remove()
+            page.goto(f"{base}/modeler/hand_written/diff?a={v1}&b={v2}")
+            page.wait_for_selector("body[data-diff-ready=true]")
+            expect(page.locator("#diff-a g.djs-element[data-element-id=call]")).to_be_visible()
+            expect(page.locator("#diff-a g.djs-element.huifang-diff-changed[data-element-id=call]")).to_have_count(1)
+            expect(page.locator("#diff-a + p.huifang-laid-out")).to_contain_text("已自动排版")
+            expect(page.locator("#diff-b + p.huifang-laid-out")).to_have_count(0)
+
+            # an upload of such a file is laid out the same way
+            page.goto(f"{base}/modeler/hand_written/edit")
+            page.wait_for_selector("body[data-modeler-ready=true]")
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "")  # v2 has its layout
+            page.set_input_files("#upload-input", str(NO_LAYOUT))
+            expect(page.locator("body")).to_have_attribute("data-laid-out", "9")
+            expect(page.locator("#modeler-status")).to_contain_text("no_layout.bpmn")
+            expect(page.locator("#modeler-status")).to_contain_text("已自动排版")
+            expect(page.locator("g.djs-element[data-element-id=lane_visitor]")).to_be_visible()
+        finally:
+            if errors:
+                page.screenshot(path="/tmp/modeler_layout_failure.png", full_page=True)
+            browser.close()
+        assert not errors, errors
+
+    # version 2 carries the layout; the engine reads the same lanes and forms, the renamed task
+    assert not layout_gaps(v2_xml).needs_layout and "bpmndi:BPMNShape" in v2_xml
+    with app.app_context():
+        versions = {v.number: v for v in db.session.scalars(select(ProcessVersion).where(
+            ProcessVersion.process_id == "hand_written"))}
+        assert versions[2].lanes == versions[1].lanes == {"回访员 Visitor": "Agent", "客服主管 Supervisor": "Supervisor"}
+        assert versions[2].user_tasks["call"]["name"] == "电话回访 Call the customer (laid out)"
+        assert {k: v["form"] for k, v in versions[2].user_tasks.items()} == \
+            {k: v["form"] for k, v in versions[1].user_tasks.items()}
         db.session.remove()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from tests.conftest import load_fixture
@@ -124,11 +125,105 @@ def caller(called: str, pid: str = "caller") -> bytes:
 ''').encode()
 
 
+def parallel(pid: str = "parallel", review_due: str | None = None) -> bytes:
+    """start -> fork: visit_a and visit_b (Agent, at the same time) -> join -> review (Supervisor) -> end.
+    ``review_due`` is the review's dueAt expression."""
+    due = (f'<spiffworkflow:property name="dueAt" value="{escape(review_due, {chr(34): "&quot;"})}"/>'
+           if review_due else "")
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>fork</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>visit_a</bpmn:flowNodeRef><bpmn:flowNodeRef>visit_b</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>join</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="lane_supervisor" name="Supervisor">{_role("Supervisor")}
+        <bpmn:flowNodeRef>review</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="fork"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>fa</bpmn:outgoing><bpmn:outgoing>fb</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="visit_a" name="Visit A">{_form("visit.schema.json")}
+      <bpmn:incoming>fa</bpmn:incoming><bpmn:outgoing>fa2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="visit_b" name="Visit B">{_form("visit.schema.json")}
+      <bpmn:incoming>fb</bpmn:incoming><bpmn:outgoing>fb2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:parallelGateway id="join"><bpmn:incoming>fa2</bpmn:incoming><bpmn:incoming>fb2</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="review" name="Review">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json"/>{due}
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="fa" sourceRef="fork" targetRef="visit_a"/>
+    <bpmn:sequenceFlow id="fb" sourceRef="fork" targetRef="visit_b"/>
+    <bpmn:sequenceFlow id="fa2" sourceRef="visit_a" targetRef="join"/>
+    <bpmn:sequenceFlow id="fb2" sourceRef="visit_b" targetRef="join"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="join" targetRef="review"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
+def called_visit(pid: str = "called_visit") -> bytes:
+    """A process another may call: start -> sub_visit (Agent) -> end."""
+    return (HEAD.format(pid=pid) + f'''
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="{pid}_lanes">
+      <bpmn:lane id="{pid}_lane_agent" name="Agent">{_role("Agent")}
+        <bpmn:flowNodeRef>{pid}_start</bpmn:flowNodeRef><bpmn:flowNodeRef>sub_visit</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>{pid}_end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="{pid}_start"><bpmn:outgoing>{pid}_f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="sub_visit" name="Visit in the called process">{_form("visit.schema.json")}
+      <bpmn:incoming>{pid}_f1</bpmn:incoming><bpmn:outgoing>{pid}_f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="{pid}_end"><bpmn:incoming>{pid}_f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="{pid}_f1" sourceRef="{pid}_start" targetRef="sub_visit"/>
+    <bpmn:sequenceFlow id="{pid}_f2" sourceRef="sub_visit" targetRef="{pid}_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+''').encode()
+
+
 def two_step() -> tuple[bytes, dict]:
     return load_fixture("two_step")
 
 
 # ---------------------------------------------------------------- reading the database
+
+class Statements:
+    """The SQL an engine sends while ``active`` (cursor events fire for the prebuilt statements too)."""
+
+    def __init__(self, db):
+        self.sent: list[str] = []
+        self.active = False
+        self._db = db
+        sa.event.listen(db, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, *args):
+        if self.active:
+            self.sent.append(" ".join(statement.split()).upper())
+
+    def during(self, call):
+        self.sent.clear()
+        self.active = True
+        try:
+            return call()
+        finally:
+            self.active = False
+
+    def reads(self) -> list[str]:
+        return [s for s in self.sent if s.startswith("SELECT")]
+
+    def close(self):
+        sa.event.remove(self._db, "before_cursor_execute", self._seen)
+
+
 
 def count(session, model, *where) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where))
@@ -166,5 +261,5 @@ def snapshot(session_factory, instance_id: int) -> dict:
         }
 
 
-__all__ = ["scripted", "gateway", "no_tasks", "caller", "two_step", "count", "events", "open_tasks", "task_of",
-           "snapshot", "ProcessVersion"]
+__all__ = ["scripted", "gateway", "no_tasks", "caller", "parallel", "called_visit", "two_step", "Statements", "count",
+           "events", "open_tasks", "task_of", "snapshot", "ProcessVersion"]

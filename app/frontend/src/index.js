@@ -6,6 +6,8 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 
 import spiffworkflow from './spiffworkflow.json';
 import HuifangPropertiesProvider from './provider';
+import { translateModule } from './i18n';
+import { autoLayout } from './layout';
 
 const HuifangProviderModule = {
   __init__: ['huifangPropertiesProvider'],
@@ -33,13 +35,15 @@ export class FormStore {
     this.listeners.forEach((fn) => fn(name));
   }
 
+  // What is wrong with a schema's text, as a template for translate(): { template, values } or null.
   problem(text) {
     if (!text) return null;
     try {
       const value = JSON.parse(text);
-      return value && typeof value === 'object' && !Array.isArray(value) ? null : 'A JSON Schema is a JSON object';
+      return value && typeof value === 'object' && !Array.isArray(value) ? null
+        : { template: 'A JSON Schema is a JSON object', values: {} };
     } catch (err) {
-      return `Not valid JSON: ${err.message}`;
+      return { template: 'Not valid JSON: {error}', values: { error: err.message } };
     }
   }
 
@@ -53,21 +57,44 @@ export class FormStore {
   }
 }
 
-export function createModeler({ container, properties, roles, forms }) {
-  return new BpmnModeler({
+// The page's language: data-locale on the canvas (or an ancestor), set from Flask-Babel's locale.
+function pageLocale(container) {
+  const element = typeof container === 'string' ? document.querySelector(container) : container;
+  const marked = element && element.closest('[data-locale]');
+  return (marked && marked.dataset.locale) || document.documentElement.lang || 'en';
+}
+
+export function createModeler({ container, properties, roles, forms, locale }) {
+  const i18n = translateModule(locale || pageLocale(container));
+  const modeler = new BpmnModeler({
     container,
     propertiesPanel: properties ? {
       parent: properties,
       layout: { groups: { huifang: { open: true }, general: { open: true } } },
     } : undefined,
-    additionalModules: properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [],
+    additionalModules: [i18n.module,
+      ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [])],
     moddleExtensions: { spiffworkflow },
     huifang: { roles: roles || [], forms: forms || new FormStore({}) },
   });
+  modeler.huifangLocale = i18n.locale;
+  modeler.huifangUntranslated = i18n.missing;
+  return modeler;
 }
 
-export function createViewer({ container }) {
-  return new NavigatedViewer({ container, moddleExtensions: { spiffworkflow } });
+export function createViewer({ container, locale }) {
+  const i18n = translateModule(locale || pageLocale(container));
+  return new NavigatedViewer({ container, additionalModules: [i18n.module], moddleExtensions: { spiffworkflow } });
+}
+
+// A diagram without layout (no BPMN DI) is laid out before it is shown; null when it has one. A file the
+// layouter cannot read is shown as it is (bpmn-js then says what is wrong with it).
+async function layoutIfNeeded(xml) {
+  try {
+    return await autoLayout(xml, { spiffworkflow });
+  } catch (err) {
+    return null;
+  }
 }
 
 // ------------------------------------------------------------------ modeler page
@@ -166,19 +193,29 @@ export async function modelerPage(cfg) {
     return xml;
   }
 
+  // Open XML in the modeler; a diagram without layout is laid out first (and is then an unsaved change).
+  // Returns { warnings, laidOut } or null when it cannot be shown.
   async function open(xml) {
+    const laid = await layoutIfNeeded(xml);
     try {
-      const { warnings } = await modeler.importXML(xml);
+      const { warnings } = await modeler.importXML(laid ? laid.xml : xml);
       const canvas = modeler.get('canvas');
       canvas.zoom('fit-viewport');
       canvas.scroll({ dx: 100, dy: 0 }); // clear of the palette on the left
       dirty = false;
       $('#modeler-dirty').textContent = '';
-      return warnings || [];
+      if (laid) changed();
+      document.body.dataset.laidOut = laid ? String(laid.laidOut) : '';
+      return { warnings: warnings || [], laidOut: laid };
     } catch (err) {
       say(`${t('The diagram cannot be shown')}: ${err.message}`, 'danger');
       return null;
     }
+  }
+
+  function layoutNote(laid) {
+    return laid ? t('It had no layout for {n} of {total} elements and was laid out automatically: check it, then save a draft or deploy.')
+      .replace('{n}', laid.laidOut).replace('{total}', laid.total) : '';
   }
 
   modeler.on('commandStack.changed', changed);
@@ -247,13 +284,14 @@ export async function modelerPage(cfg) {
       say(`${t('The file cannot be opened')}: ${data.message || ''}`, 'danger');
       return;
     }
-    const warnings = await open(data.bpmn_xml);
-    if (warnings === null) { showProblems(data.problems || []); return; }
+    const opened = await open(data.bpmn_xml);
+    if (opened === null) { showProblems(data.problems || []); return; }
     showProblems(data.problems || []);
     changed();
-    const notes = (data.notes || []).join(' ');
+    const notes = [...(data.notes || []), layoutNote(opened.laidOut)].filter(Boolean).join(' ');
     const count = (data.problems || []).length;
-    say(`${t('Opened')} ${file.name}. ${notes} ${count ? `${count} ${t('problems')}` : t('No problems.')}`, count ? 'warning' : 'success');
+    say(`${t('Opened')} ${file.name}. ${notes} ${count ? `${count} ${t('problems')}` : t('No problems.')}`,
+      count || opened.laidOut ? 'warning' : 'success');
   });
 
   $('#btn-download').addEventListener('click', async () => {
@@ -270,9 +308,10 @@ export async function modelerPage(cfg) {
     if (dirty) { event.preventDefault(); event.returnValue = ''; }
   });
 
-  const warnings = await open(cfg.xml);
-  if (warnings && warnings.length) say(`${t('Opened with warnings')}: ${warnings.length}`, 'warning');
-  else if (warnings) say(t('Select an element to edit its properties; validate before you deploy.'), 'info');
+  const opened = await open(cfg.xml);
+  if (opened && opened.laidOut) say(layoutNote(opened.laidOut), 'warning');
+  else if (opened && opened.warnings.length) say(`${t('Opened with warnings')}: ${opened.warnings.length}`, 'warning');
+  else if (opened) say(t('Select an element to edit its properties; validate before you deploy.'), 'info');
   if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
   document.body.dataset.modelerReady = 'true';
   return modeler;
@@ -287,7 +326,14 @@ export async function diffPage(cfg) {
     const viewer = createViewer({ container });
     viewers.push(viewer);
     try {
-      await viewer.importXML(side.xml);
+      const laid = await layoutIfNeeded(side.xml);
+      await viewer.importXML(laid ? laid.xml : side.xml);
+      if (laid) {
+        const note = document.createElement('p');
+        note.className = 'text-muted huifang-laid-out';
+        note.textContent = (cfg.strings && cfg.strings.laidOut) || 'Laid out automatically (the version has no layout).';
+        document.querySelector(container).after(note);
+      }
       viewer.get('canvas').zoom('fit-viewport');
       const registry = viewer.get('elementRegistry');
       Object.entries(side.marks || {}).forEach(([id, kind]) => {
@@ -301,4 +347,4 @@ export async function diffPage(cfg) {
   return viewers;
 }
 
-window.Huifang = { createModeler, createViewer, modelerPage, diffPage, FormStore };
+window.Huifang = { createModeler, createViewer, modelerPage, diffPage, FormStore, autoLayout };

@@ -159,10 +159,13 @@ function formSchemaEntry(forms) {
     if (!name) return null;
     return TextAreaEntry({
       element, id: 'huifang-form-schema', debounce, monospace: true, rows: 10,
-      label: translate('Form schema (JSON Schema of %s)').replace('%s', name),
+      label: translate('Form schema (JSON Schema of {name})', { name }),
       getValue: () => (forms.get(name) === undefined ? '' : forms.text(name)),
       setValue: (value) => { forms.set(name, value); eventBus.fire('huifang.forms.changed', { name }); },
-      validate: (value) => forms.problem(value),
+      validate: (value) => {
+        const problem = forms.problem(value);
+        return problem ? translate(problem.template, problem.values) : null;
+      },
     });
   }
   return { id: 'huifang-form-schema', component: Component, isEdited: isTextAreaEntryEdited };

@@ -1,0 +1,104 @@
+"""workflows/statements.py: prebuilt statements on the driver's cursor, a batch in one round trip on
+psycopg, row count checks in order, and driver errors as SQLAlchemy's."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tests.conftest import ADMIN
+from tests.engine.diagrams import Statements
+from workflows.engine import _DELETE_TASKS, _DELETE_TIMERS, _INSERT, _ROW_COLUMNS
+from workflows.models import EngineEvent, HumanTask, Timer
+from workflows.statements import Step, numbered, numbered_ids, run_batch
+
+NOW = datetime(2024, 3, 4, 1, 0, tzinfo=timezone.utc)
+
+
+class Mismatch(Exception):
+    pass
+
+
+INSTANCE = {}
+
+
+def _event(kind: str, task_id: str | None = None) -> dict:
+    return dict(at=NOW, actor="system", kind=kind, instance_id=INSTANCE.get("id"), task_id=task_id, version_id=None,
+                detail={"名": "值", "n": 1})
+
+
+def _task(task_id: str) -> dict:
+    return dict(id=task_id, instance_id=INSTANCE.get("id", 0), bpmn_id="visit", name="回访 Visit", lane="Agent",
+                role="Agent", assignee=None, form_key="visit.schema.json", due_at=NOW, business_key="A-1",
+                process_key="p", version_number=1, created_at=NOW, claimed_at=None)
+
+
+def _insert(model, rows: list[dict]) -> Step:
+    return Step(_INSERT[model][len(rows)], numbered(rows, _ROW_COLUMNS[model]))
+
+
+def _delete_tasks(ids: list[str], expect: int | None = None) -> Step:
+    return Step(_DELETE_TASKS[len(ids)], numbered_ids(ids), expect=expect,
+                mismatch=lambda: Mismatch(f"expected {expect} of {ids}"))
+
+
+@pytest.fixture
+def connection(engine, deploy, session_factory):
+    """A connection whose transaction is rolled back at the end; the rows written belong to one
+    instance of two_step whose own rows were removed."""
+    deploy()
+    INSTANCE["id"] = engine.start("two_step", ADMIN).id
+    with session_factory() as session:
+        conn = session.connection()
+        for model in (HumanTask, Timer, EngineEvent):
+            conn.execute(sa.delete(model))
+        yield conn
+        session.rollback()
+    INSTANCE.clear()
+
+
+def _kinds(connection) -> list[str]:
+    return list(connection.execute(select(EngineEvent.kind).order_by(EngineEvent.id)).scalars())
+
+
+def test_a_batch_writes_in_order_and_checks_row_counts(connection, engine_db, backend):
+    run_batch(connection, [_insert(HumanTask, [_task("t1"), _task("t2")]), _insert(EngineEvent, [_event("created")])])
+    watcher = Statements(engine_db)
+    try:
+        watcher.during(lambda: run_batch(connection, [
+            _delete_tasks(["t1", "t2"], expect=2),
+            _insert(HumanTask, [_task("t3")]),
+            Step(_DELETE_TIMERS[1], numbered_ids(["none"])),
+            _insert(EngineEvent, [_event("completed", "t1"), _event("completed", "t2")]),
+        ]))
+    finally:
+        watcher.close()
+    assert [s.split()[0] for s in watcher.sent] == ["DELETE", "INSERT", "DELETE", "INSERT"]
+    assert sorted(connection.execute(select(HumanTask.id)).scalars()) == ["t3"]
+    assert _kinds(connection) == ["created", "completed", "completed"]
+    detail = connection.execute(select(EngineEvent.detail).order_by(EngineEvent.id.desc()).limit(1)).scalar()
+    assert detail == {"名": "值", "n": 1}
+
+
+def test_a_row_count_mismatch_raises_the_steps_own_error(connection):
+    run_batch(connection, [_insert(HumanTask, [_task("t1")])])
+    with pytest.raises(Mismatch, match=r"expected 1 of \['gone'\]"):
+        run_batch(connection, [_insert(EngineEvent, [_event("x")]), _delete_tasks(["gone"], expect=1),
+                               _delete_tasks(["t1"], expect=1)])
+
+
+def test_the_first_mismatch_wins(connection):
+    """Two checks fail: the earlier step's mismatch is the one reported."""
+    first = Step(_DELETE_TASKS[1], numbered_ids(["a"]), expect=1, mismatch=lambda: Mismatch("first"))
+    second = Step(_DELETE_TASKS[1], numbered_ids(["b"]), expect=1, mismatch=lambda: Mismatch("second"))
+    with pytest.raises(Mismatch, match="first"):
+        run_batch(connection, [first, _insert(EngineEvent, [_event("x")]), second])
+
+
+def test_a_failing_statement_comes_out_as_sqlalchemys_error(connection, session_factory):
+    run_batch(connection, [_insert(HumanTask, [_task("t1")])])
+    with pytest.raises(IntegrityError):
+        run_batch(connection, [_insert(EngineEvent, [_event("x")]), _insert(HumanTask, [_task("t1")])])
