@@ -293,7 +293,8 @@ def seal_engine_event(session, kind: str, instance_id: int | None, detail: dict)
     if kind == "instance_started" and visit is not None and instance_id is not None:
         visit.instance_id = instance_id  # flushed with the engine's commit
         subject = Subject("visit", visit.id)
-        return seal(detail, STARTED_PERSONAL, subject, keys_for(session, {subject})[subject])
+        known = session.info.setdefault(_TX_PENDING, {})[instance_id] = (subject, keys_for(session, {subject})[subject])
+        return seal(detail, STARTED_PERSONAL, *known)
     if instance_id is None or not any(detail.get(name) for name in EVENT_PERSONAL):
         return detail
     known = _event_keys().get(instance_id) if has_app_context() else None
