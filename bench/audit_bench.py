@@ -244,8 +244,9 @@ def main() -> None:
         f"| `audit_entry` on disk incl. indexes | {speed['bytes'] / 2**20:,.0f} MiB |",
         "",
         "- A completion writes no audit row itself: engine events are copied and hashed by the sealer (the worker). "
-        "What the request path pays for the trail is the sealing hook (one indexed query for the visit and its key, "
-        "one AES-GCM encryption); verify never decrypts, its hashes are over the stored ciphertext.",
+        "What the request path pays for the trail is the sealing hook: one AES-GCM encryption per completion (the "
+        "visit and its key are found when its flow starts and remembered per instance); verify never decrypts, its "
+        "hashes are over the stored ciphertext.",
     ])
     print()
     print(text)
