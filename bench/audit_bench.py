@@ -232,7 +232,8 @@ def main() -> None:
         "| --- | ---: | ---: |",
         f"| completion (engine, committed) | {plain['complete_ms']:.2f} ms | {shredded['complete_ms']:.2f} ms |",
         f"| of which the sealing hook (find the visit and its key, encrypt) | — | {shredded['hook_ms']:.3f} ms |",
-        f"| sealer per completion (copy engine events + chain) | {plain['seal_ms']:.2f} ms | {shredded['seal_ms']:.2f} ms |",
+        f"| sealer per completion (copy engine events + chain) | {plain['seal_ms']:.2f} ms "
+        f"| {shredded['seal_ms']:.2f} ms |",
         f"| **audit overhead** (hook + sealer) / (completion − hook) | {100 * overhead['ratio_plain']:.1f}% "
         f"| **{100 * overhead['ratio']:.1f}%** (target ≤ 20%: {ok}) |",
         "",

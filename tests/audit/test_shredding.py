@@ -86,11 +86,12 @@ def test_a_visits_values_are_sealed_at_rest_and_read_in_clear_through_pages_and_
     v = _archived(client, auth, household="7栋-707")
     _seal_all(flows)
     # at rest: neither the engine's event nor the trail (app entries or copied events) holds the plaintext
-    events = _raw("SELECT CAST(detail AS TEXT) FROM wf_event WHERE instance_id = :i AND kind = 'task_completed'", i=v["instance_id"])
+    events = _raw("SELECT CAST(detail AS TEXT) FROM wf_event WHERE instance_id = :i AND kind = 'task_completed'",
+                  i=v["instance_id"])
     assert not any(_holds(events, x) for x in (SUMMARY, "owner-pleased", "业主满意", "维修质量")) and '"box"' in events
     assert _holds(events, '"bpmn_id"')  # what is not personal stays as it was
-    entries = _raw("SELECT CAST(details AS TEXT) FROM audit_entry WHERE target_type = 'process_instance' AND target_id = :i",
-                   i=str(v["instance_id"]))
+    entries = _raw("SELECT CAST(details AS TEXT) FROM audit_entry "
+                   "WHERE target_type = 'process_instance' AND target_id = :i", i=str(v["instance_id"]))
     assert '"box"' in entries and not any(_holds(entries, x) for x in ("owner-pleased", "业主满意", "维修质量"))
     visit_entries = _raw("SELECT CAST(details AS TEXT) FROM audit_entry WHERE target_type IN ('visit', 'visit_form') "
                          "AND target_id IN (:v, :f)", v=str(v["id"]), f=str(v["forms"][0]["id"]))
@@ -253,7 +254,8 @@ def test_a_record_with_nothing_sealed_gets_a_key_tombstone_and_the_register_says
     _witness(client, auth, instance_id)
     [entry] = db.session.scalars(select(DestructionEntry).where(DestructionEntry.record_id == record_id)).all()
     assert (entry.trail_subject, entry.trail_key_destroyed) == (f"record:{record_id}", False)
-    tomb = db.session.scalar(select(TrailKey).where(TrailKey.subject_type == "record", TrailKey.subject_id == record_id))
+    tomb = db.session.scalar(select(TrailKey).where(TrailKey.subject_type == "record",
+                                                    TrailKey.subject_id == record_id))
     assert tomb.key is None and tomb.destroyed_at is not None
     # a destroyed subject never gets a new key: whatever is written about it later is born shredded
     subject = shredding.Subject("record", record_id)
