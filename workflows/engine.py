@@ -298,10 +298,16 @@ class _PendingWrites:
             run_batch(session.connection(), steps)
 
 
+# How an event's detail is stored: ``sealer(session, kind, instance_id, detail) -> detail``. The app supplies
+# one that encrypts the personal parts (crypto-shredding, RET-14); without it details are stored as given.
+EventSealer = Callable[[Session, str, "int | None", dict], dict]
+
+
 class Engine:
     def __init__(self, session: Session, script_functions: dict[str, Callable] | None = None,
-                 cache_size: int = 512):
+                 cache_size: int = 512, event_sealer: EventSealer | None = None):
         self.session = session
+        self.event_sealer = event_sealer
         functions = default_script_functions()
         functions.update(script_functions or {})
         self.script_engine = SandboxScriptEngine(functions)
@@ -345,6 +351,8 @@ class Engine:
         self.session.rollback()
 
     def _event(self, kind: str, actor: Actor | str, instance_id=None, task_id=None, version_id=None, **detail):
+        if self.event_sealer is not None:  # in the operation's transaction, like the event itself
+            detail = self.event_sealer(self.session, kind, instance_id, detail)
         self._writes.add(EngineEvent, at=clock.now(), actor=actor if isinstance(actor, str) else actor.username,
                        kind=kind, instance_id=instance_id, task_id=task_id, version_id=version_id, detail=detail)
 
@@ -533,8 +541,8 @@ class Engine:
         return self._instance_object(instance_id)
 
     def purge(self, instance_id: int, actor: Actor, reason: str) -> None:
-        """Destroy an ended instance's document (the witnessed destruction of its records): the row stays
-        as the tombstone its events and records point at, with status ``destroyed``. The caller commits,
+        """Destroy an ended instance's document and business key (the witnessed destruction of its records): the
+        row stays as the tombstone its events and records point at, with status ``destroyed``. The caller commits,
         with the rest of the destruction."""
         instance = self._instance(instance_id)
         if instance.status == DESTROYED:
@@ -542,7 +550,8 @@ class Engine:
         if instance.status == "running":
             raise Conflict(f"instance {instance_id} is still running; only ended instances can be destroyed")
         self._workflows.take(instance.id, instance.lock_version)  # drop the cached copy
-        instance.state, instance.status, instance.end_reason = b"", DESTROYED, reason
+        # the business key is the caller's name for the record (a visit's: its household): it goes too
+        instance.state, instance.status, instance.end_reason, instance.business_key = b"", DESTROYED, reason, None
         self._event("instance_destroyed", actor, instance_id=instance.id, version_id=instance.version_id,
                     reason=reason)
         self.session.flush()

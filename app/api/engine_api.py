@@ -16,6 +16,8 @@ from workflows.errors import Conflict, InvalidDiagram, InvalidInput, NotFound, P
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
+from ..services import shredding
+from ..services.audit import zone as audit_zone
 from .common import engine_errors, json_body, page_args
 from ..services.engine import (current_actor, get_engine, instance_to_dict, iso, known_roles, task_to_dict,
                                version_to_dict)
@@ -554,6 +556,16 @@ class EventApi(BaseApi):
             if request.args.get(name):
                 query = query.where(getattr(EngineEvent, name) == request.args[name])
         rows = db.session.scalars(query.order_by(EngineEvent.id).limit(limit).offset(offset)).all()
+        # sealed form data (crypto-shredding, RET-14): decrypted while the visit's key exists, else the marker
         return self.response(200, result=[{
             "id": e.id, "at": iso(e.at), "actor": e.actor, "kind": e.kind, "instance_id": e.instance_id,
-            "task_id": e.task_id, "version_id": e.version_id, "detail": e.detail} for e in rows])
+            "task_id": e.task_id, "version_id": e.version_id, "detail": detail,
+            "destroyed": _destroyed(destroyed)} for e, detail, destroyed in shredding.opened(
+                rows, lambda e: e.detail, db.session.connection(), audit_zone())])
+
+
+def _destroyed(destroyed) -> dict | None:
+    """Where an event's sealed data was shredded with its record: the subject, when, and in which batch."""
+    if destroyed is None:
+        return None
+    return {"subject": destroyed.subject, "at": iso(destroyed.at), "batch": destroyed.batch}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -45,3 +45,29 @@ class AuditEntry(Model):
 
     def __repr__(self) -> str:
         return f"{self.action} #{self.id}"
+
+
+class TrailKey(Model):
+    """The data key under which the trail keeps one subject's personal values sealed (crypto-shredding, RET-14).
+
+    A subject is what the witnessed destruction destroys: a visit (``visit``, its id), a household's file
+    (``household``, its id; its customers, service events and work orders too) or another retained record
+    (``record``, its id). The key is made on first use; destroying the subject sets ``key`` to NULL in the same
+    transaction as its tombstone and register entry, and the row stays as the key's own tombstone (when, in
+    which batch), so sealed entries name a date and nothing ever makes a new key for that subject. Unlike the
+    trail this table is not append-only: its only change is that destruction.
+    """
+    __tablename__ = "audit_trail_key"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", name="uq_audit_trail_key_subject"),
+                      {"sqlite_autoincrement": True})  # entries name their key by id: never reused
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)  # 32 random bytes (AES-256-GCM); NULL once destroyed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    destroyed_in: Mapped[str | None] = mapped_column(String(40))  # the destruction batch
+
+    def __repr__(self) -> str:
+        return f"trail key of {self.subject_type}:{self.subject_id}"

@@ -151,3 +151,7 @@ class DestructionEntry(Model):
     method: Mapped[str] = mapped_column(String(30))
     destroyed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     instance_id: Mapped[int] = mapped_column(Integer)
+    # Crypto-shredding: the subject whose trail key went with the record ("visit:12", "household:3") and
+    # whether a key existed (False: nothing had been sealed under it; NULL: destroyed before keys existed).
+    trail_subject: Mapped[str | None] = mapped_column(String(60))
+    trail_key_destroyed: Mapped[bool | None] = mapped_column(Boolean)

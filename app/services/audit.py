@@ -21,6 +21,7 @@ from workflows import clock
 from workflows.models import EngineEvent
 
 from .. import signals
+from . import shredding
 from ..extensions import db
 from ..models.audit import AuditEntry
 
@@ -234,6 +235,24 @@ def visit_trail(visit_id: int) -> tuple[object, list[AuditEntry]]:
     return visit, entries
 
 
+def readable(entries) -> list[tuple[AuditEntry, dict, "shredding.Destroyed | None"]]:
+    """Each entry with its details as written: sealed values decrypted while their subject's key exists, the
+    "destroyed with the record (RET-14), <date>" marker once it was shredded (see app/services/shredding.py)."""
+    return shredding.opened(list(entries), lambda e: e.details, db.session.connection(), zone())
+
+
+def readable_details(details) -> dict:
+    """One stored ``details`` (or engine event ``detail``) as a reader sees it."""
+    [(_, opened, _destroyed)] = shredding.opened([details], lambda d: d, db.session.connection(), zone())
+    return opened
+
+
+def zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(current_app.config["TIMEZONE"]) if has_app_context() else None
+
+
 # ---------------------------------------------------------------- what gets recorded
 
 def _model_classes():
@@ -296,7 +315,7 @@ def _after_flush(session, _context) -> None:
     if not has_app_context() or session is not db.session():
         return
     audited = _model_classes()
-    entries = []
+    found = []
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             if not isinstance(obj, audited):
@@ -308,12 +327,20 @@ def _after_flush(session, _context) -> None:
             else:
                 snapshot = _snapshot(obj)
                 details = {"after": snapshot} if kind == "create" else {"before": snapshot}
-            key = inspect(obj).mapper.primary_key_from_instance(obj)
-            entries.append(entry_values(kind, target_type=type(obj).__tablename__,
-                                        target_id=key[0] if len(key) == 1 else "/".join(map(str, key)),
-                                        details=details))
-    if entries:
-        session.connection().execute(_INSERT, entries)
+            found.append((kind, obj, _jsonable(details), shredding.subject_of(obj)))
+    if not found:
+        return
+    # A record's values are sealed under its subject's key (crypto-shredding); the hash is over what is stored.
+    keys = shredding.keys_for(session, {subject for *_, subject in found if subject is not None})
+    entries = []
+    for kind, obj, details, subject in found:
+        if subject is not None:
+            details = shredding.seal(details, shredding.CRUD_PERSONAL, subject, keys[subject])
+        key = inspect(obj).mapper.primary_key_from_instance(obj)
+        entries.append(entry_values(kind, target_type=type(obj).__tablename__,
+                                    target_id=key[0] if len(key) == 1 else "/".join(map(str, key)),
+                                    details=details))
+    session.connection().execute(_INSERT, entries)
 
 
 def on_audited(sender, action, target_type=None, target_id=None, details=None, actor=None, **_extra) -> None:
@@ -341,3 +368,4 @@ def init_app(app) -> None:
         signals.audited.connect(on_audited)
         event.listen(Session, "after_flush", _after_flush)
         _connected.append(True)
+    shredding.connect()

@@ -16,9 +16,12 @@ BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 def get_engine() -> Engine:
     engine = current_app.extensions.get("huifang_engine")
     if engine is None:
+        from .shredding import seal_engine_event
         from .visits import FLOW_SCRIPT_FUNCTIONS  # the flows' notify(); visits imports this module
 
-        engine = current_app.extensions["huifang_engine"] = Engine(db.session, FLOW_SCRIPT_FUNCTIONS)
+        # A visit's submitted form data goes into wf_event sealed under the visit's trail key (RET-14).
+        engine = current_app.extensions["huifang_engine"] = Engine(db.session, FLOW_SCRIPT_FUNCTIONS,
+                                                                   event_sealer=seal_engine_event)
     return engine
 
 

@@ -18,6 +18,7 @@ from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from workflows.policy.calendar import add_months, end_of_day
 
 from ..extensions import db
+from . import shredding
 
 DEFAULT_YEARS = 2  # RET-01: 回访记录表 / 月回访汇总表 kept two years
 
@@ -203,14 +204,15 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
               if not v.legal_hold and v.destroyed_at is None and v.retain_until is not None
               and _utc(v.retain_until) < now]
     db.session.info.setdefault(_DESTROYING, set()).update(v.id for v in visits)
+    register = []
     try:
         for visit in visits:
-            db.session.add(DestructionEntry(
+            register.append(dict(
                 batch=flow["batch"], visit_id=visit.id, serials=[f.serial for f in visit.forms],
                 category=visit.category, archived_at=visit.archived_at, retain_until=visit.retain_until,
                 proposed_by=steps.get("propose", ""), approved_by=steps.get("approve", ""),
                 witnessed_by=actor.username, method=data.get("method", ""), destroyed_at=now,
-                instance_id=instance_id))
+                instance_id=instance_id, trail_subject=str(shredding.Subject("visit", visit.id))))
             # The tombstone keeps what the register needs to point at; the contents are gone.
             visit.household, visit.household_id, visit.visitor, visit.result = None, None, None, None
             visit.status, visit.status_reason, visit.destroyed_at = "destroyed", f"destroyed in {flow['batch']}", now
@@ -219,11 +221,22 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
             # The flow's document held the record's contents (plan, visit answers, review): it goes too.
             for instance in _visit_instances(visit):
                 engine.purge(instance, actor, f"destroyed in {flow['batch']}")
-        records = _destroy_records(flow, steps, actor, data, instance_id, now)
+        records = _destroy_records(flow, steps, actor, data, instance_id, now, register)
+        _shred(register, now, flow["batch"])
+        db.session.add_all(DestructionEntry(**values) for values in register)
         db.session.commit()
     finally:
         db.session.info.pop(_DESTROYING, None)
     return visits + records
+
+
+def _shred(register: list[dict], now: datetime, batch: str) -> None:
+    """Crypto-shredding: each destroyed subject's trail key goes in this transaction, after the records' last
+    changes reached the trail (sealed under the keys while they still exist); the register notes it."""
+    db.session.flush()
+    for values in register:
+        values["trail_key_destroyed"] = shredding.destroy_key(
+            db.session, shredding.Subject.parse(values["trail_subject"]), now, batch)
 
 
 def _visit_instances(visit) -> list[int]:
@@ -236,21 +249,22 @@ def _visit_instances(visit) -> list[int]:
     return [visit.instance_id] if status in ("completed", "cancelled") else []
 
 
-def _destroy_records(flow: dict, steps: dict, actor, data: dict, instance_id: int, now: datetime) -> list:
-    """The other record classes of the batch, under the same rule: a hold placed meanwhile wins."""
+def _destroy_records(flow: dict, steps: dict, actor, data: dict, instance_id: int, now: datetime,
+                     register: list[dict]) -> list:
+    """The other record classes of the batch, under the same rule: a hold placed meanwhile wins. Their
+    register entries are added to ``register``."""
     from ..models.retention import RetainedRecord
-    from ..models.visit import DestructionEntry
     from . import retention_records
 
     records = [r for r in db.session.scalars(select(RetainedRecord).where(
         RetainedRecord.id.in_(flow.get("record_ids") or [])))
         if not r.legal_hold and r.destroyed_at is None and _utc(r.retain_until) < now]
     for record in records:
-        db.session.add(DestructionEntry(
+        register.append(dict(
             batch=flow["batch"], record_id=record.id, serials=[record.reference], category=record.record_class,
             archived_at=record.filed_at, retain_until=record.retain_until, proposed_by=steps.get("propose", ""),
             approved_by=steps.get("approve", ""), witnessed_by=actor.username, method=data.get("method", ""),
-            destroyed_at=now, instance_id=instance_id))
+            destroyed_at=now, instance_id=instance_id, trail_subject=str(shredding.subject_of_record(record))))
     retention_records.destroy(records, now)
     return records
 

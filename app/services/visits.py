@@ -22,6 +22,7 @@ from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from .. import signals
 from ..extensions import db
 from ..models.visit import Visit, VisitForm, VisitSerial
+from . import shredding
 from .engine import get_engine
 
 SYSTEM = Actor("system", frozenset({"Supervisor"}))
@@ -144,16 +145,21 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
     if theme and "theme" not in data:
         data["theme"] = theme  # GOV-01: the quarter's theme is part of every visit's content
     engine = get_engine()
-    instance = engine.start(process, actor, data, business_key=household)
     now = clock.now()
     visit = Visit(category=category, project_key=project, household=household, household_id=household_id,
                   service_event_id=service_event_id, severity=severity, window_opens=_aware(opens), due_at=_aware(due),
                   profile_version_id=policy.get("profile_version_id"), process_key=process,
-                  instance_id=instance.id, status="planned", revisits=0, created_at=now, updated_at=now,
+                  instance_id=None, status="planned", revisits=0, created_at=now, updated_at=now,
                   trigger_at=_aware(trigger), team=team, market_team=market_team)
     if process == "complaint_case":  # §5.2 (KPI-15): the reply deadline; due_at is the resolve deadline
         visit.reply_due, visit.due_at = _aware(data.get("reply_due")), _aware(data.get("resolve_due"))
     db.session.add(visit)
+    # The visit exists (flushed, not committed) before its flow: the flow's first event quotes the household,
+    # sealed under the visit's trail key; the engine's commit links and commits both (crypto-shredding).
+    db.session.flush()
+    with shredding.starting(visit):
+        instance = engine.start(process, actor, data, business_key=household)
+    visit.instance_id = instance.id
     db.session.commit()
     return visit
 

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models.audit import AuditEntry
 from ..models.intake import FileLoan
 from ..models.visit import DestructionEntry
-from ..services.audit import record, trail_query, visit_trail
+from ..services.audit import readable, readable_details, record, trail_query, visit_trail
 
 COLUMNS = ["id", "seq", "at", "actor", "action", "target_type", "target_id", "ip", "request_id", "source",
            "source_id", "details", "content_hash", "chain_hash"]
@@ -34,6 +34,8 @@ class AuditEntryView(ModelView):
     label_columns = {"at": _l("Time (UTC)"), "actor": _l("Who"), "action": _l("Action"),
                      "target_type": _l("Record type"), "target_id": _l("Record"), "ip": _l("IP address"),
                      "seq": _l("Chain position"), "details": _l("Details"), "request_id": _l("Request")}
+    # sealed personal values read in clear while the record's key exists, as the RET-14 marker once shredded
+    formatters_columns = {"details": readable_details}
 
 
 class AuditExportView(BaseView):
@@ -49,7 +51,7 @@ class AuditExportView(BaseView):
     def visit(self, visit_id):
         """The whole trail of one visit, from intake to archive, on one page."""
         visit, entries = _trail_or_404(visit_id)
-        return self.render_template("audit_visit.html", visit=visit, entries=entries,
+        return self.render_template("audit_visit.html", visit=visit, rows=readable(entries),
                                     title=f"{visit.serial or visit.id}")
 
     @expose("/visit/<int:visit_id>.pdf")
@@ -59,7 +61,7 @@ class AuditExportView(BaseView):
         from weasyprint import HTML
 
         visit, entries = _trail_or_404(visit_id)
-        html = self.render_template("audit_visit_pdf.html", visit=visit, entries=entries)
+        html = self.render_template("audit_visit_pdf.html", visit=visit, rows=readable(entries))
         pdf = HTML(string=html).write_pdf()
         record("export.pdf", target_type="visit", target_id=visit.id, details={"entries": len(entries)})
         db.session.commit()
@@ -85,8 +87,8 @@ class AuditExportView(BaseView):
         out.write("\ufeff")
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow([getattr(row, c) for c in COLUMNS])
+        for row, details, _destroyed in readable(rows):
+            writer.writerow([details if c == "details" else getattr(row, c) for c in COLUMNS])
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=audit-trail.csv"})
 
@@ -107,12 +109,13 @@ class DestructionRegisterView(ModelView):
     base_permissions = ["can_read"]
     base_order = ("id", "desc")
     list_columns = ["batch", "visit_id", "serials", "category", "retain_until", "proposed_by", "approved_by",
-                    "witnessed_by", "method", "destroyed_at"]
+                    "witnessed_by", "method", "destroyed_at", "trail_key_destroyed"]
     search_columns = ["batch", "visit_id", "category", "destroyed_at"]
     label_columns = {"batch": _l("Batch"), "visit_id": _l("Visit"), "serials": _l("Form no."),
                      "category": _l("Category"), "retain_until": _l("Kept until"), "proposed_by": _l("Proposed by"),
                      "approved_by": _l("Approved by"), "witnessed_by": _l("Witnessed by"), "method": _l("Method"),
-                     "destroyed_at": _l("Destroyed at")}
+                     "destroyed_at": _l("Destroyed at"), "trail_subject": _l("Trail subject"),
+                     "trail_key_destroyed": _l("Trail key destroyed")}
 
 
 class FileLoanView(ModelView):

@@ -66,4 +66,12 @@ class EngineEventView(ModelView):
     search_columns = ["actor", "kind", "instance_id"]
     label_columns = {"at": _l("Time"), "actor": _l("Actor"), "kind": _l("Event"), "instance_id": _l("Instance"),
                      "task_id": _l("Task"), "version_id": _l("Version"), "detail": _l("Detail")}
+    formatters_columns = {"detail": lambda detail: _readable(detail)}
     base_order = ("id", "desc")
+
+
+def _readable(detail):
+    """A visit's form data is sealed under its trail key: shown in clear, or as the RET-14 marker once shredded."""
+    from ..services.audit import readable_details
+
+    return readable_details(detail)

@@ -58,8 +58,10 @@ def app_ctx(app):
         yield app
         db.session.rollback()
         # Visit rows point at instances by id; SQLite reuses the ids of deleted instances (FLOWS).
+        from app.models.audit import TrailKey
         from app.models.visit import RepairSample, Visit, VisitForm, VisitSerial
-        for model in (VisitForm, Visit, VisitSerial, RepairSample):
+        # trail keys are per visit id, and SQLite hands the next test's visits the same ids
+        for model in (VisitForm, Visit, VisitSerial, RepairSample, TrailKey):
             db.session.execute(delete(model))
         for model in (EngineEvent, Timer, HumanTask, ProcessInstance):
             db.session.execute(delete(model))

@@ -145,8 +145,11 @@ def test_a_changed_retention_period_recalculates_filed_records_with_an_audit_ent
                                                          AuditEntry.target_id == str(v["id"]),
                                                          AuditEntry.action == "update")
                                   .order_by(AuditEntry.id)).all()
-    assert set(changes[-1].details["after"]) == {"retain_until"}  # the recalculation, with before and after
-    assert changes[-1].details["before"]["retain_until"] != changes[-1].details["after"]["retain_until"]
+    from app.services.audit import readable_details
+
+    last = readable_details(changes[-1].details)  # a visit's values are sealed under its trail key
+    assert set(last["after"]) == {"retain_until"}  # the recalculation, with before and after
+    assert last["before"]["retain_until"] != last["after"]["retain_until"]
     why = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.recalculated")
                              .order_by(AuditEntry.id)).all()[-1]
     assert "集团档案制度调整" in why.details["reason"] and why.details["visits"] >= 1

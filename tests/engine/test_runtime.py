@@ -305,7 +305,7 @@ def test_purge_destroys_only_an_ended_instances_document(started, engine, sessio
     session.commit()
     session.expire_all()
     tomb = session.get(ProcessInstance, instance.id)
-    assert (tomb.status, tomb.state, tomb.end_reason) == ("destroyed", b"", "destroyed in D-1")
+    assert (tomb.status, tomb.state, tomb.end_reason, tomb.business_key) == ("destroyed", b"", "destroyed in D-1", None)
     [event] = events(session, "instance_destroyed")
     assert (event.actor, event.detail["reason"]) == ("admin", "destroyed in D-1")
     with pytest.raises(Conflict, match="destroyed"):
