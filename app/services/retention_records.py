@@ -122,11 +122,20 @@ def recalculate() -> int:
 
 
 def destroy(records: list[RetainedRecord], at: datetime) -> None:
-    """The witnessed destruction: the record's title goes, the reference stays as its tombstone."""
+    """The witnessed destruction: the record's title goes, the reference stays as its tombstone; a former
+    customer's file loses its customers' personal data (names, phone and ID numbers, notes) — the household
+    row stays, as the unit of the property it describes."""
+    from ..models.intake import Customer
+
     db.session.info[_RECORD_CHANGES] = True
     try:
         for record in records:
             record.title, record.destroyed_at = None, at
+            if record.record_class == "customer_file" and record.reference.startswith("household:"):
+                household_id = int(record.reference.split(":", 1)[1])
+                for customer in db.session.scalars(select(Customer).where(Customer.household_id == household_id)):
+                    customer.name, customer.phone, customer.id_number, customer.contact_notes = (
+                        "（已销毁 destroyed）", None, None, None)
         db.session.flush()
     finally:
         db.session.info.pop(_RECORD_CHANGES, None)

@@ -173,3 +173,38 @@ def test_a_profile_not_yet_in_effect_is_a_clear_conflict_not_a_server_error(flow
     assert r.status_code == 409 and r.json["problems"][0]["field"] == "profile", r.json
     assert "no version in effect" in r.json["message"]
     assert db.session.scalar(select(RetainedRecord).where(RetainedRecord.reference == "R-early")) is None
+
+
+def test_destroying_a_former_customers_file_removes_the_customers_personal_data(flows, client, auth, project):
+    key = project("rc8", "P000-3")
+    project_id = db.session.scalar(select(Project.id).where(Project.key == key))
+    household = Household(project_id=project_id, building="6", room="601", file_no=f"{key}-6-601")
+    db.session.add(household)
+    db.session.flush()
+    db.session.add(Customer(household_id=household.id, name="钱多多", role="owner", phone="13711112222",
+                            id_number="110101199001011234", contact_notes="晚上联系"))
+    db.session.commit()
+    flows.set(datetime(2027, 3, 1, 9, tzinfo=CHINA))
+    household.former_customer = True
+    db.session.commit()
+    record_id = db.session.scalar(select(RetainedRecord.id).where(
+        RetainedRecord.reference == f"household:{household.id}"))
+
+    archivist, manager, sup = auth("archivist"), auth("manager"), auth("supervisor")
+    flows.set(datetime(2040, 3, 2, 9, tzinfo=CHINA))  # 13 years on
+    started = client.post("/api/v1/retention/destruction", headers=archivist)
+    assert started.status_code == 201, started.json
+    instance_id = started.json["result"]["instance_id"]
+    complete(client, archivist, tasks(client, archivist, instance_id)["propose"], {"checked": True})
+    complete(client, manager, tasks(client, manager, instance_id)["approve"], {"approved": True, "comment": "同意"})
+    complete(client, sup, tasks(client, sup, instance_id)["witness"], {"witnessed": True, "method": "shred"})
+
+    db.session.expire_all()
+    assert db.session.get(RetainedRecord, record_id).destroyed_at is not None
+    customer = db.session.scalar(select(Customer).where(Customer.household_id == household.id))
+    assert (customer.name, customer.phone, customer.id_number, customer.contact_notes) == (
+        "（已销毁 destroyed）", None, None, None)
+    assert db.session.get(Household, household.id).file_no == f"{key}-6-601"  # the unit itself stays
+    [entry] = db.session.scalars(select(DestructionEntry).where(DestructionEntry.instance_id == instance_id,
+                                                                DestructionEntry.record_id == record_id)).all()
+    assert entry.category == "customer_file" and entry.witnessed_by == "supervisor"
