@@ -168,6 +168,9 @@ def content(report: PeriodicReport, now: datetime | None = None) -> dict:
         tables.append({"id": "findings", "title": _("Findings (§4.4)"), "columns": [
             _col("rule_title", _("Rule")), _col("title", _("Finding")), _col("count", _("Count")),
             _col("key", _("Key"))], "rows": found})
+        tables.append({"id": "filings", "title": _("Filing of visit records (RET-02)"), "columns": [
+            _col("period", _("Period")), _col("filing_due", _("Deadline")), _col("filed_at", _("Filed")),
+            _col("forms_filed", _("Forms")), _col("state", _("State"))], "rows": _filings(project, start, end)})
     data = get_engine().workflow_data(report.instance_id) if report.instance_id else {}
     signed = {}
     if report.instance_id:
@@ -181,6 +184,23 @@ def content(report: PeriodicReport, now: datetime | None = None) -> dict:
 
 TITLES = {"monthly_summary": "月回访汇总表", "rate_report": "回访率报表及客户满意度得分统计表",
           "statistics": "回访统计分析报告"}
+
+
+def _filings(project: str, start: datetime, end: datetime) -> list[dict]:
+    """AMB-09: the project's filing periods whose deadline falls in the span, late and overdue ones marked."""
+    from .retention import filings
+
+    rows = []
+    for row in filings():
+        due = datetime.fromisoformat(row["filing_due"]) if row.get("filing_due") else None
+        if row["project"] != project or due is None or not start <= _utc(due) < end:
+            continue
+        state = ("逾期归档 filed late" if row["late"] else "已按期归档 filed on time") if row["filed_at"] else (
+            "逾期未归档 overdue" if row["overdue"] else "待归档 open")
+        rows.append({"period": f"{row['period_start'][:10]} — {row['period_end'][:10]}",
+                     "filing_due": row["filing_due"][:10], "filed_at": (row["filed_at"] or "")[:16].replace("T", " "),
+                     "forms_filed": row["forms_filed"], "state": state})
+    return rows
 
 
 def pdf(report: PeriodicReport, render) -> bytes:

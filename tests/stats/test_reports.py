@@ -3,7 +3,7 @@ per project and period, approvals as user tasks, PDF and Excel output."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -19,7 +19,7 @@ from tests.flows.helpers import complete, fire_timers, tasks
 from workflows.models import HumanTask, Timer
 from workflows.policy.reporting import parse_period, report_for, reports_for
 
-from .conftest import local
+from .conftest import CST, local
 from .test_detection import _complaint
 
 
@@ -192,3 +192,30 @@ def test_a_worker_that_loses_the_race_for_a_period_starts_nothing(stats, monkeyp
     assert start_due_reports() == []
     assert _count(PeriodicReport) == 1
     assert _count(ProcessInstance, ProcessInstance.business_key.like("monthly_summary:%")) == 0
+
+
+def test_the_statistics_report_shows_late_and_overdue_filing(stats, client, auth, app_ctx):
+    """AMB-09 (issue 5): filing deadlines are tasks; a late filing shows in the period's statistics report."""
+    from app.models.stats import PeriodicReport
+    from app.services.reports import content
+    from app.services.retention import filings, start_due_filings
+
+    stats.project("kf", "P003", households=1)
+    stats.clock._now = local(2027, 1, 15, 9).astimezone(stats.clock._now.tzinfo)
+    start_due_filings()
+    [january] = [f for f in filings() if f["project"] == "kf"]
+    due = datetime.fromisoformat(january["filing_due"])
+    stats.clock._now = (due + timedelta(days=1)).astimezone(stats.clock._now.tzinfo)  # a day late
+    archivist = auth("archivist")
+    complete(client, archivist, tasks(client, archivist, january["instance_id"])["file"],
+             {"filed": True, "forms_filed": 7})
+    month = due.astimezone(CST)
+    first = local(month.year, month.month, 1)
+    report = PeriodicReport(kind="statistics", period_kind="month", project_key="kf", period=f"{month:%Y-%m}",
+                            covers_from=first, covers_until=local(month.year + month.month // 12,
+                                                                  month.month % 12 + 1, 1),
+                            opens_at=first, due_at=first, instance_id=None, created_at=first)
+    [table] = [t for t in content(report)["tables"] if t["id"] == "filings"]
+    [row] = table["rows"]
+    assert row["state"] == "逾期归档 filed late" and row["forms_filed"] == 7
+    assert row["period"].startswith("2027-01-01")
