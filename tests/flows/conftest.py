@@ -60,6 +60,11 @@ def project(flows):
     for key in made:
         project_id = db.session.scalar(select(Project.id).where(Project.key == key))
         households = select(Household.id).where(Household.project_id == project_id)
+        # Their filed files go with them: SQLite hands a deleted household's id to the next one.
+        from app.models.retention import RetainedRecord
+
+        files = [f"household:{hid}" for hid in db.session.scalars(households)]
+        db.session.execute(delete(RetainedRecord).where(RetainedRecord.reference.in_(files)))
         db.session.execute(delete(WorkOrder).where(WorkOrder.project_id == project_id))
         db.session.execute(delete(ServiceEvent).where(ServiceEvent.project_id == project_id))
         db.session.execute(delete(Customer).where(Customer.household_id.in_(households)))
