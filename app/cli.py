@@ -120,12 +120,8 @@ def worker(once, poll):
                 continue
             if fired:
                 click.echo(f"fired {fired} timer(s)")
-            _draw_repair_samples()
-            _start_filings()
-            _start_reports()
-            _issue_surveys()
-            _seal_audit_trail()
-            _send_mail()  # NOTIFY: e-mail leaves from the worker, never from a user's request
+            for name, step in _SWEEP_STEPS:
+                _run_step(name, step)
             if once:
                 break
             if not fired:
@@ -136,84 +132,67 @@ def worker(once, poll):
     click.echo("worker stopped")
 
 
-def _start_filings() -> None:
-    """RET-02/AMB-09: each project's filing task of the current period (idempotent)."""
+def _run_step(name: str, step) -> None:
+    """One step of a sweep; a failure is reported and retried on the next sweep, the worker stays up."""
     from .extensions import db
-    from .services.retention import start_due_filings
 
     try:
-        for key in start_due_filings():
-            click.echo(f"filing task started: {key}")
-    except Exception as err:
+        for line in step():
+            click.echo(line)
+    except Exception as err:  # e.g. the database restarting
         db.session.rollback()
-        click.echo(f"starting filing tasks failed, retrying: {type(err).__name__}: {err}", err=True)
+        click.echo(f"{name} failed, retrying: {type(err).__name__}: {err}", err=True)
 
 
-def _issue_surveys() -> None:
-    """§9/AMB-11: each project's satisfaction survey of the current period (once per period)."""
-    from .extensions import db
-    from .services.surveys import issue_due_surveys
-
-    try:
-        for survey in issue_due_surveys():
-            click.echo(f"survey issued: {survey.project_key} {survey.period}")
-    except Exception as err:
-        db.session.rollback()
-        click.echo(f"issuing surveys failed: {err}", err=True)
-
-
-def _start_reports() -> None:
-    """§4.2/§4.4/§6: each project's periodic report flows (exactly once per period; they wait on their timer
-    start events until compiling opens)."""
-    from .extensions import db
-    from .services.reports import start_due_reports
-
-    try:
-        for row in start_due_reports():
-            click.echo(f"report flow started: {row.kind} {row.project_key} {row.period}")
-    except Exception as err:
-        db.session.rollback()
-        click.echo(f"starting report flows failed, retrying: {type(err).__name__}: {err}", err=True)
-
-
-def _seal_audit_trail() -> None:
-    """Chain what was recorded since the last sweep (a failure is retried on the next one)."""
-    from .extensions import db
-    from .services.audit import seal
-
-    try:
-        seal()
-    except Exception as err:
-        db.session.rollback()
-        click.echo(f"audit sealing failed, retrying: {type(err).__name__}: {err}", err=True)
-
-
-def _draw_repair_samples() -> None:
-    """SMP-01/SMP-04: the repair samples that are due (idempotent; a failure is retried next sweep)."""
-    from .extensions import db
+def _repair_samples():
+    """SMP-01/SMP-04: the repair samples that are due (idempotent)."""
     from .services.repair_sampling import draw_due_repair_samples
 
-    try:
-        for row in draw_due_repair_samples():
-            click.echo(f"drew the repair sample of {row.project_key} {row.period}: {len(row.sample)} visit(s)")
-    except Exception as err:
-        db.session.rollback()
-        click.echo(f"repair sampling failed, retrying: {type(err).__name__}: {err}", err=True)
+    return [f"drew the repair sample of {row.project_key} {row.period}: {len(row.sample)} visit(s)"
+            for row in draw_due_repair_samples()]
 
 
-def _send_mail() -> None:
-    """Deliver the notification outbox; a failure is reported and retried on the next sweep."""
-    from .extensions import db
+def _filings():
+    """RET-02/AMB-09: each project's filing task of the current period (idempotent)."""
+    from .services.retention import start_due_filings
+
+    return [f"filing task started: {key}" for key in start_due_filings()]
+
+
+def _reports():
+    """§4.2/§4.4/§6: each project's periodic report flows (exactly once per period; they wait on their timer
+    start events until compiling opens)."""
+    from .services.reports import start_due_reports
+
+    return [f"report flow started: {row.kind} {row.project_key} {row.period}" for row in start_due_reports()]
+
+
+def _surveys():
+    """§9/AMB-11: each project's satisfaction survey of the current period (once per period)."""
+    from .services.surveys import issue_due_surveys
+
+    return [f"survey issued: {survey.project_key} {survey.period}" for survey in issue_due_surveys()]
+
+
+def _audit_seal():
+    """Chain what was recorded since the last sweep."""
+    from .services.audit import seal
+
+    seal()
+    return []
+
+
+def _mail():
+    """NOTIFY: e-mail leaves from the worker, never from a user's request."""
     from .services.notifications import send_pending_mail
 
-    try:
-        mailed = send_pending_mail()
-    except Exception as err:
-        db.session.rollback()
-        click.echo(f"mail sweep failed, retrying: {type(err).__name__}: {err}", err=True)
-        return
-    if mailed["sent"] or mailed["failed"]:
-        click.echo(f"mail: {mailed['sent']} sent, {mailed['failed']} failed")
+    mailed = send_pending_mail()
+    return [f"mail: {mailed['sent']} sent, {mailed['failed']} failed"] if mailed["sent"] or mailed["failed"] else []
+
+
+_SWEEP_STEPS = [("repair sampling", _repair_samples), ("starting filing tasks", _filings),
+                ("starting report flows", _reports), ("issuing surveys", _surveys),
+                ("audit sealing", _audit_seal), ("mail sweep", _mail)]
 
 
 @huifang.command("demo")

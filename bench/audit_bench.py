@@ -29,31 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchlib import DEFAULT_DATABASE_URL, machine_info, machine_lines, write_section  # noqa: E402
+from benchlib import (DEFAULT_DATABASE_URL, create_database, drop_database, machine_info,  # noqa: E402
+                      machine_lines, write_section)
 
 SECTION = "audit_bench"
 DIAGRAM = ROOT / "bench" / "six_task.bpmn"
 FORMS_DIR = ROOT / "bench" / "forms"
-
-
-def create_database(url: str) -> str:
-    target = make_url(url).set(database=f"huifang_audit_bench_{os.getpid()}")
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    target = make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def write_overhead(instances: int) -> dict:
@@ -195,7 +177,7 @@ def main() -> None:
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
 
-    url = create_database(args.database_url)
+    url = create_database(args.database_url, f"huifang_audit_bench_{os.getpid()}")
     os.environ.setdefault("HUIFANG_INSTANCE_DIR", str(ROOT / "bench" / "out" / "audit_instance"))
     try:
         from flask_migrate import upgrade

@@ -41,6 +41,25 @@ def ensure_database(url: str) -> None:
         admin.dispose()
 
 
+def create_database(url: str, name: str) -> str:
+    """A fresh database ``name`` next to ``url``'s (dropped first if left over); returns its URL."""
+    target = make_url(url).set(database=name)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return target.render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def bench_engine(url: str, schema: str, **kwargs) -> sa.Engine:
     """An SQLAlchemy engine on a fresh schema holding the workflow tables (dropped first if left over)."""
     ensure_database(url)

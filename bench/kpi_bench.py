@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchlib import DEFAULT_DATABASE_URL, machine_info, machine_lines, settle, write_section  # noqa: E402
+from benchlib import (DEFAULT_DATABASE_URL, create_database, drop_database, machine_info,  # noqa: E402
+                      machine_lines, settle, write_section)
 
 SECTION = "kpi_bench"
 PASSWORD = "bench-password-1"
@@ -42,24 +42,6 @@ PROJECTS = 20
 HOUSEHOLDS = 5000  # 100,000 households: 1,000,000 visits in two years is ~0.4 per household a month
 MONTHS = 24  # 2025-01 … 2026-12
 TARGET_S = 2.0
-
-
-def create_database(url: str) -> str:
-    target = make_url(url).set(database=f"huifang_kpi_bench_{os.getpid()}")
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    target = make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 GENERATE = """
@@ -154,7 +136,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated database (prints its URL)")
     parser.add_argument("--reuse", help="time against a database kept by --keep instead of generating one")
     args = parser.parse_args()
-    url = args.reuse or create_database(args.database_url)
+    url = args.reuse or create_database(args.database_url, f"huifang_kpi_bench_{os.getpid()}")
     os.environ["HUIFANG_ADMIN_PASSWORD"] = PASSWORD
     try:
         from flask_migrate import upgrade
