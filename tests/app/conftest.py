@@ -65,6 +65,10 @@ def app_ctx(app):
             db.session.execute(delete(model))
         for model in (EngineEvent, Timer, HumanTask, ProcessInstance):
             db.session.execute(delete(model))
+        # Trail keys belong to subjects by id; SQLite hands deleted visits' and households' ids to new ones,
+        # which must not inherit an old (possibly destroyed) key.
+        from app.models.audit import TrailKey
+        db.session.execute(delete(TrailKey))
         db.session.commit()
         app.extensions["huifang_engine"]._workflows.clear() if "huifang_engine" in app.extensions else None
 
