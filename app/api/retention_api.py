@@ -10,10 +10,11 @@ from sqlalchemy import select
 from workflows.errors import InvalidInput, Problem
 
 from ..extensions import db
-from ..models.intake import FileLoan, Project
+from ..models.intake import FileLoan
 from ..models.retention import RetainedRecord
 from ..services import file_loans, retention, retention_records
 from ..services.engine import current_actor, iso
+from ..services.intake import find_project
 from .common import engine_errors, json_body
 
 
@@ -110,7 +111,7 @@ class RetentionApi(BaseApi):
         """
         body = json_body()
         project = body.get("project") or None
-        if project is not None and db.session.scalar(select(Project.id).where(Project.key == project)) is None:
+        if project is not None and find_project(project) is None:
             raise InvalidInput(Problem(f"no project with key {project!r}", field="project"))
         record = retention_records.file_record(body.get("record_class", ""), body.get("reference") or "",
                                                project_key=project, title=body.get("title"),

@@ -13,14 +13,13 @@ from sqlalchemy import func, select
 from workflows.errors import InvalidInput, NotFound, Problem
 
 from ..extensions import db
+from ..models.intake import CATEGORIES
 from ..models.visit import Visit
 from ..services import printing, repair_sampling
 from ..services import visits as service
 from ..services.engine import current_actor
 from .common import engine_errors, json_body, page_args, pdf_response
 
-CATEGORIES = ["complaint", "repair", "special_service", "help", "emergency_patient", "publication_event",
-              "decoration", "survey_item", "other"]
 PROCESSES = ["followup_visit", "complaint_case", "repair_followup"]
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 

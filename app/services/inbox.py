@@ -11,13 +11,14 @@ from sqlalchemy import and_, case, func, or_, select
 
 from workflows import clock
 from workflows.engine import Actor, count_open_tasks, open_task_branches, open_tasks_query
-from workflows.errors import Forbidden, InvalidInput, NotFound, Problem
+from workflows.errors import Forbidden, InvalidInput, Problem
 from workflows.models import HumanTask
 
 from ..extensions import db
-from ..models.intake import Customer, Project, ServiceEvent, WorkOrder
+from ..models.intake import CATEGORIES, Project, ServiceEvent, WorkOrder
 from ..models.visit import Visit
 from .engine import get_engine
+from .intake import customer_names
 
 SCOPES = ("mine", "roles")
 ORDERS = ("due", "-due")
@@ -161,7 +162,7 @@ def _rows(tasks: list[HumanTask]) -> list[InboxRow]:
     soon = current_app.config["HUIFANG_DUE_SOON_HOURS"]
     visits = {v.instance_id: v for v in db.session.scalars(
         select(Visit).where(Visit.instance_id.in_({t.instance_id for t in tasks})))} if tasks else {}
-    names = _customer_names({v.household_id for v in visits.values() if v.household_id})
+    names = customer_names({v.household_id for v in visits.values() if v.household_id})
     rows = []
     for task in tasks:
         visit = visits.get(task.instance_id)
@@ -172,20 +173,6 @@ def _rows(tasks: list[HumanTask]) -> list[InboxRow]:
             customer=names.get(visit.household_id) if visit else None,
             category=visit.category if visit else None, project=visit.project_key if visit else None))
     return rows
-
-
-def _customer_names(household_ids: set[int]) -> dict[int, str]:
-    """The first recorded customer of each household (owners before tenants)."""
-    if not household_ids:
-        return {}
-    names: dict[int, str] = {}
-    rows = db.session.execute(select(Customer.household_id, Customer.name)
-                              .where(Customer.household_id.in_(household_ids))
-                              .order_by(Customer.household_id, case((Customer.role == "owner", 0), else_=1),
-                                        Customer.id))
-    for household_id, name in rows:
-        names.setdefault(household_id, name)
-    return names
 
 
 def counts(actor: Actor) -> dict[str, int]:
@@ -200,8 +187,6 @@ def counts(actor: Actor) -> dict[str, int]:
 def filter_choices() -> dict[str, list]:
     """Categories and projects that open tasks can be narrowed to."""
     projects = db.session.execute(select(Project.key, Project.name).order_by(Project.key)).all()
-    from ..api.visit_api import CATEGORIES
-
     return {"categories": CATEGORIES, "projects": [(key, name) for key, name in projects]}
 
 

@@ -165,6 +165,19 @@ def parse_datetime(value, field: str, problems: list[Problem]) -> datetime | Non
     return parsed.astimezone(ZoneInfo("UTC"))
 
 
+def customer_names(household_ids: set[int]) -> dict[int, str]:
+    """The first recorded customer of each household (owners before tenants), for lists and forms."""
+    if not household_ids:
+        return {}
+    names: dict[int, str] = {}
+    rows = db.session.execute(select(Customer.household_id, Customer.name)
+                              .where(Customer.household_id.in_(household_ids))
+                              .order_by(Customer.household_id, Customer.role != "owner", Customer.id))
+    for household_id, name in rows:
+        names.setdefault(household_id, name)
+    return names
+
+
 def find_project(key) -> Project | None:
     if not key:
         return None

@@ -16,10 +16,10 @@ from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from workflows.models import EngineEvent
 
 from ..extensions import db
-from ..models.intake import Customer, Project
 from ..models.visit import Visit, VisitForm
 from .audit import record
 from .engine import get_engine
+from .intake import customer_names, find_project
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 CATEGORY_NAMES = {"complaint": "投诉", "repair": "维修", "special_service": "特约服务", "help": "求助",
@@ -78,13 +78,6 @@ def _completions(instance_id: int | None) -> dict[str, EngineEvent]:
     return {(e.detail or {}).get("bpmn_id"): e for e in events}
 
 
-def _customer(visit: Visit) -> Customer | None:
-    if not visit.household_id:
-        return None
-    return db.session.scalar(select(Customer).where(Customer.household_id == visit.household_id)
-                             .order_by(Customer.role != "owner", Customer.id).limit(1))
-
-
 def visit_record(visit_id: int, *, blank: bool, username: str) -> Document:
     """回访记录表 of one visit: ``blank`` for signing out (header only), else filled from the flow."""
     visit = _visit(visit_id)
@@ -94,8 +87,8 @@ def visit_record(visit_id: int, *, blank: bool, username: str) -> Document:
     # the result fields empty.
     data = get_engine().workflow_data(visit.instance_id) if visit.instance_id else {}
     done = {} if blank else _completions(visit.instance_id)
-    project = db.session.scalar(select(Project).where(Project.key == visit.project_key)) if visit.project_key else None
-    customer = _customer(visit)
+    project = find_project(visit.project_key)
+    customer = customer_names({visit.household_id}).get(visit.household_id) if visit.household_id else None
     pdf = render_pdf("print/visit_record.html", visit=visit, data=data, blank=blank, done=done, project=project,
                      customer=customer, local=_local, categories=CATEGORY_NAMES, methods=METHOD_NAMES,
                      outcomes=OUTCOME_NAMES, printed_at=_local(clock.now()), printed_by=username)
@@ -120,7 +113,7 @@ def parse_period(raw: str | None) -> tuple[datetime, datetime]:
 
 def signout_sheet(project_key: str, period: str, *, username: str) -> Document:
     """回访记录签收表 (REC-02): every form of the project signed out in the month, voided ones marked."""
-    project = db.session.scalar(select(Project).where(Project.key == project_key))
+    project = find_project(project_key)
     if project is None:
         raise InvalidInput(Problem(f"no project with key {project_key!r}", field="project"))
     start, end = parse_period(period)

@@ -129,27 +129,32 @@ def recalculate_retention(reason: str) -> int:
 DESTRUCTION_PROCESS = "record_destruction"
 
 
-def place_hold(visit_id: int, reason: str) -> None:
-    """A legal hold keeps a record from destruction until released (the trail records both)."""
-    from ..models.visit import Visit
-
+def hold(item, what: str, reason: str) -> None:
+    """A legal hold keeps a record (a visit or a retained record) from destruction until released; the
+    trail records both through the change of its hold fields."""
     if not (reason or "").strip():
         raise InvalidInput(Problem("a reason is required for a legal hold", field="reason"))
-    visit = _visit(visit_id)
-    if visit.destroyed_at is not None:
-        raise Conflict(f"visit #{visit_id} was destroyed on {visit.destroyed_at:%Y-%m-%d}")
-    visit.legal_hold, visit.legal_hold_reason = True, reason.strip()
+    if item.destroyed_at is not None:
+        raise Conflict(f"{what} was destroyed on {item.destroyed_at:%Y-%m-%d}")
+    item.legal_hold, item.legal_hold_reason = True, reason.strip()
     db.session.commit()
+
+
+def release(item, what: str, reason: str) -> None:
+    if not (reason or "").strip():
+        raise InvalidInput(Problem("a reason is required to release a legal hold", field="reason"))
+    if not item.legal_hold:
+        raise Conflict(f"{what} is not on legal hold")
+    item.legal_hold, item.legal_hold_reason = False, f"released: {reason.strip()}"
+    db.session.commit()
+
+
+def place_hold(visit_id: int, reason: str) -> None:
+    hold(_visit(visit_id), f"visit #{visit_id}", reason)
 
 
 def release_hold(visit_id: int, reason: str) -> None:
-    if not (reason or "").strip():
-        raise InvalidInput(Problem("a reason is required to release a legal hold", field="reason"))
-    visit = _visit(visit_id)
-    if not visit.legal_hold:
-        raise Conflict(f"visit #{visit_id} is not on legal hold")
-    visit.legal_hold, visit.legal_hold_reason = False, f"released: {reason.strip()}"
-    db.session.commit()
+    release(_visit(visit_id), f"visit #{visit_id}", reason)
 
 
 def _visit(visit_id: int):

@@ -78,24 +78,18 @@ def get(record_id: int) -> RetainedRecord:
 
 
 def place_hold(record_id: int, reason: str) -> RetainedRecord:
-    if not (reason or "").strip():
-        raise InvalidInput(Problem("a reason is required for a legal hold", field="reason"))
+    from .retention import hold
+
     record = get(record_id)
-    if record.destroyed_at is not None:
-        raise Conflict(f"{record!r} was destroyed on {record.destroyed_at:%Y-%m-%d}")
-    record.legal_hold, record.legal_hold_reason = True, reason.strip()
-    db.session.commit()
+    hold(record, repr(record), reason)
     return record
 
 
 def release_hold(record_id: int, reason: str) -> RetainedRecord:
-    if not (reason or "").strip():
-        raise InvalidInput(Problem("a reason is required to release a legal hold", field="reason"))
+    from .retention import release
+
     record = get(record_id)
-    if not record.legal_hold:
-        raise Conflict(f"{record!r} is not on legal hold")
-    record.legal_hold, record.legal_hold_reason = False, f"released: {reason.strip()}"
-    db.session.commit()
+    release(record, repr(record), reason)
     return record
 
 

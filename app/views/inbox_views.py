@@ -2,7 +2,7 @@
 workload. Thin: app/services/inbox.py and drafts.py do the work."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
@@ -13,6 +13,7 @@ from ..extensions import db
 from ..services import drafts, inbox
 from ..services.engine import current_actor, get_engine
 from ..services.forms import coerce_form_data, form_spec
+from .common import attempt
 
 
 def _problems(err: InvalidInput) -> dict[str, str]:
@@ -41,13 +42,13 @@ class InboxView(BaseView):
             flash(_("Please correct the marked filters."), "danger")
         page = inbox.inbox_page(actor, scope, filt)
         return self.render_template("inbox.html", page=page, scope=scope, filt=filt, problems=problems,
-                                    counts=inbox.counts(actor), choices=inbox.filter_choices(),
+                                    counts=_counts(), choices=inbox.filter_choices(),
                                     args=request.args, title=_("My tasks"))
 
     @expose("/counts")
     @has_access
     def counts(self):
-        return jsonify(inbox.counts(current_actor()))
+        return jsonify(_counts())
 
     @expose("/task/<task_id>", methods=["GET", "POST"])
     @has_access
@@ -90,12 +91,8 @@ class InboxView(BaseView):
 
     def _save_draft(self, task_id, values):
         revision = request.form.get("draft_revision", type=int)
-        try:
-            drafts.save(task_id, current_actor(), values, revision)
-            flash(_("Draft saved. You can come back to it later."), "success")
-        except EngineError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
+        attempt(lambda: drafts.save(task_id, current_actor(), values, revision),
+                _("Draft saved. You can come back to it later."))
         return redirect(url_for("InboxView.task", task_id=task_id))
 
     @expose("/task/<task_id>/claim", methods=["POST"])
@@ -116,15 +113,7 @@ class InboxView(BaseView):
                          _("Reassigned to %(user)s.", user=request.form.get("to", "")))
 
     def _act(self, action, message):
-        try:
-            action(get_engine(), current_actor())
-            flash(message, "success")
-        except InvalidInput as err:
-            db.session.rollback()
-            flash("; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in err.problems), "danger")
-        except EngineError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
+        attempt(lambda: action(get_engine(), current_actor()), message)
         return redirect(request.referrer or url_for("InboxView.index"))
 
     @expose("/team")
@@ -133,6 +122,13 @@ class InboxView(BaseView):
         """The supervisor's view: open tasks per visitor and per role pool, and every overdue task."""
         return self.render_template("team.html", workload=inbox.workload(), overdue=inbox.overdue_tasks(),
                                     title=_("Team workload"))
+
+
+def _counts() -> dict[str, int]:
+    """The signed-in user's task counts, once per request (the page and the navbar badge share them)."""
+    if "inbox_counts" not in g:
+        g.inbox_counts = inbox.counts(current_actor())
+    return g.inbox_counts
 
 
 def install_task_badge() -> None:
@@ -146,7 +142,7 @@ def install_task_badge() -> None:
         try:
             if current_user and current_user.is_authenticated and \
                     current_app.appbuilder.sm.has_access("can_read", "Task"):
-                return {"inbox_counts": inbox.counts(current_actor())}
+                return {"inbox_counts": _counts()}
         except Exception:  # a page must render even if the counts cannot be had
             db.session.rollback()
         return {"inbox_counts": None}

@@ -2,20 +2,20 @@
 回访记录签收表 of a month. The PDFs come from app/services/printing.py; every print is audited."""
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from workflows import clock
-from workflows.errors import EngineError, InvalidInput
 
 from ..api.common import pdf_response
 from ..extensions import db
 from ..models.intake import Project
 from ..services import printing
 from ..services.engine import current_actor
+from .common import attempt
 
 
 class PrintView(BaseView):
@@ -44,12 +44,5 @@ class PrintView(BaseView):
                                                              request.args.get("period", ""), username=user))
 
     def _pdf(self, make):
-        try:
-            return pdf_response(make(current_actor().username))
-        except InvalidInput as err:
-            db.session.rollback()
-            flash("; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in err.problems), "danger")
-        except EngineError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
-        return redirect(request.referrer or url_for("PrintView.index"))
+        document = attempt(lambda: make(current_actor().username))
+        return pdf_response(document) if document else redirect(request.referrer or url_for("PrintView.index"))

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-
-from workflows.errors import EngineError, InvalidInput
 
 from ..extensions import db
 from ..models.retention import RetainedRecord
 from ..models.visit import Visit
 from ..services import retention, retention_records
 from ..services.engine import current_actor
+from .common import attempt
 
 
 class RetentionView(BaseView):
@@ -61,13 +60,5 @@ class RetentionView(BaseView):
                          _("Destruction started: the archivist checks the list in the inbox."))
 
     def _act(self, action, message):
-        try:
-            action()
-            flash(message, "success")
-        except InvalidInput as err:
-            db.session.rollback()
-            flash("; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in err.problems), "danger")
-        except EngineError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
+        attempt(action, message)
         return redirect(url_for("RetentionView.index"))

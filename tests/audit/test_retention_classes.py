@@ -158,6 +158,13 @@ def test_the_retention_desk_lists_filings_records_and_holds_and_places_holds(flo
     page = manager.get("/retention/").get_data(as_text=True)
     assert f'data-record="{record_id}"' in page.split('id="held"')[1].split('id="records"')[0]
     assert "仲裁 arbitration" in page
+    # nothing has expired yet: starting a destruction says so and starts nothing
+    page = manager.post("/retention/destroy", follow_redirects=True)
+    assert page.status_code == 403  # managers approve destructions; archivists start them
+    archivist = browser_login(client.application.test_client(), "archivist")
+    archivist.get("/lang/en")
+    page = archivist.post("/retention/destroy", follow_redirects=True).get_data(as_text=True)
+    assert "no record has reached the end of its retention period" in page
     # the auditor reads the desk but holds nothing
     auditor = browser_login(client.application.test_client(), "auditor")
     page = auditor.get("/retention/").get_data(as_text=True)

@@ -153,6 +153,17 @@ def test_supervisor_workload_overdue_list_and_reassignment(project, client, auth
     html = browser.get("/inbox/team").get_data(as_text=True)
     assert 'data-user="agent2"' in html and f'data-task="{t1["id"]}"' in html
 
+    # the task page's reassign form: a blank reason is named and changes nothing; a reason hands it back
+    browser.get("/lang/en")
+    page = browser.post(f"/inbox/task/{t1['id']}/reassign", data={"to": "agent", "reason": ""},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "reason: a reason is required" in page
+    db.session.expire_all()
+    assert db.session.get(HumanTask, t1["id"]).assignee == "agent2"
+    browser.post(f"/inbox/task/{t1['id']}/reassign", data={"to": "agent", "reason": "回来了 back"})
+    db.session.expire_all()
+    assert db.session.get(HumanTask, t1["id"]).assignee == "agent"
+
 
 def test_drafts_are_saved_resumed_guarded_and_dropped_on_completion(project, client, auth, flows):
     sup, agent = auth("supervisor"), auth("agent")

@@ -69,11 +69,15 @@ def test_blank_and_filled_visit_record_forms(project, client, auth, app_ctx):
     assert "是 Yes" in whole and "已联系上 reached" in whole  # satisfied, reached (the flow keeps it as last_outcome)
 
     # the trail outlives the tests' visit rows (their ids repeat on SQLite): this project's serial is unique
+    # the API prints the same document
+    r = client.get(f"/api/v1/visit-forms/record/{v['id']}.pdf?blank=1", headers=agent)
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert f"编号 No. {serial}" in " ".join(_pages(r.data))
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "print.visit_record",
                                                           AuditEntry.target_id == str(v["id"]))
                                  .order_by(AuditEntry.at, AuditEntry.id)).all()
     assert [(e.actor, e.details["blank"]) for e in entries if e.details["serial"] == serial] == [
-        ("agent", True), ("agent", False)]
+        ("agent", True), ("agent", False), ("agent", True)]
 
 
 def test_signout_sheet_lists_the_months_forms(project, client, auth, app_ctx, flows):
