@@ -26,8 +26,10 @@ for (c)/(c') it is the time spent inside ``Engine.start`` and ``Engine.complete`
 of the next open task id, which an app does by listing the inbox, is timed separately and
 reported as "with lookup"). Starting an instance is included in every variant's time.
 
-The instances of every variant are split over ``--rounds`` rounds that run (a), (b), (b'), (c),
-(c') in turn, so a burst of background load on a shared machine hits all variants alike; figures
+The instances of every variant are split over ``--rounds`` rounds; within a round the variants take
+turns ``--chunks`` times, each on a short slice of its instances (a few seconds in all), so that the
+speed of a shared machine, which drifts by half and more over minutes, is the same for all of them.
+The engine variants keep their Engine, session and warm cache across the slices of a round. Figures
 are totals over the rounds, and the per-round ratios are listed too.
 
 Targets: c/b >= 0.5. Also reported: c'/b, SQL statements per completion, and the stored bytes
@@ -226,61 +228,87 @@ def deploy(db) -> None:
         Engine(session).deploy(PROCESS_ID, DIAGRAM.read_bytes(), forms, Actor("owner", frozenset({"ProcessOwner"})))
 
 
-def run_engine(db, instances: int, cache_size: int | None, warmup: int, counter: StatementCounter,
-               engine_class=Engine) -> dict:
-    """(c) / (c'): one Engine on one session, as one web worker holds them."""
-    session = sessionmaker(db)()  # expire_on_commit=True, as Flask-SQLAlchemy's session
-    engine = engine_class(session) if cache_size is None else engine_class(session, cache_size=cache_size)
-    loads = engine.codec.loads
-    restores = [0]
+class EngineRun:
+    """(c) / (c'): one Engine on one session, as one web worker holds them, measured over several
+    ``run`` calls (the chunks of a round) after ``warmup`` unmeasured instances."""
 
-    def counting_loads(*args, **kwargs):
-        restores[0] += 1
-        return loads(*args, **kwargs)
+    def __init__(self, db, cache_size: int | None, warmup: int, counter: StatementCounter, engine_class=Engine):
+        self.db, self.counter = db, counter
+        self.session = sessionmaker(db)()  # expire_on_commit=True, as Flask-SQLAlchemy's session
+        self.engine = engine_class(self.session) if cache_size is None else engine_class(self.session,
+                                                                                          cache_size=cache_size)
+        loads = self.engine.codec.loads
+        self.restores = 0
 
-    engine.codec.loads = counting_loads  # instrument this engine object only, to see cache hits
-    starts, completes, lookups, unmeasured = Stopwatch(), Stopwatch(), Stopwatch(), Stopwatch()
-    completions = statements = 0
-    ids = []
-    try:
-        for i in range(warmup + instances):
-            measured = i >= warmup
-            if i == warmup:
-                restores[0] = 0
-                counter.count, counter.active = 0, True
-                wall_start = time.perf_counter()
-            with starts if measured else unmeasured:
-                instance = engine.start(PROCESS_ID, STARTER, data=dict(START_DATA), business_key=f"HF-{i:06d}")
+        def counting_loads(*args, **kwargs):
+            self.restores += 1
+            return loads(*args, **kwargs)
+
+        self.engine.codec.loads = counting_loads  # instrument this engine object only, to see cache hits
+        self.started = 0
+        self._instances(warmup, None)
+
+    def _instances(self, instances: int, measure: dict | None) -> None:
+        engine, session, counter = self.engine, self.session, self.counter
+        for _ in range(instances):
+            key = f"HF-{self.started:06d}"
+            self.started += 1
+            counter.active = measure is not None
+            with measure["starts"] if measure else Stopwatch():
+                instance = engine.start(PROCESS_ID, STARTER, data=dict(START_DATA), business_key=key)
             counter.active = False
             instance_id = sa.inspect(instance).identity[0]  # without reloading an expired instance
             while True:
-                with lookups if measured else unmeasured:
+                with measure["lookups"] if measure else Stopwatch():
                     row = session.execute(select(HumanTask.id, HumanTask.bpmn_id, HumanTask.role)
                                           .where(HumanTask.instance_id == instance_id)).first()
                     session.rollback()  # end the read transaction, as a request would
                 if row is None:
                     break
-                counter.active = measured
-                with completes if measured else unmeasured:
+                counter.active = measure is not None
+                with measure["completes"] if measure else Stopwatch():
                     engine.complete(row.id, ACTORS[row.role], dict(FORM_DATA[row.bpmn_id]))
                 counter.active = False
-                completions += measured
-            if measured:
-                ids.append(instance_id)
+                if measure:
+                    measure["completions"] += 1
+            if measure:
+                measure["ids"].append(instance_id)
+
+    def run(self, instances: int) -> dict:
+        measure = {"starts": Stopwatch(), "completes": Stopwatch(), "lookups": Stopwatch(), "completions": 0,
+                   "ids": []}
+        self.restores = 0
+        self.counter.count = 0
+        wall_start = time.perf_counter()
+        try:
+            self._instances(instances, measure)
+        finally:
+            self.counter.active = False
         wall = time.perf_counter() - wall_start
-        statements = counter.count
-        status = dict(session.execute(select(ProcessInstance.status, func.count())
-                                      .where(ProcessInstance.id.in_(ids)).group_by(ProcessInstance.status)).all())
-        session.rollback()
+        ids = measure["ids"]
+        status = dict(self.session.execute(select(ProcessInstance.status, func.count())
+                                           .where(ProcessInstance.id.in_(ids)).group_by(ProcessInstance.status)).all())
+        self.session.rollback()
+        assert status == {"completed": instances}, status
+        assert measure["completions"] == instances * TASKS_PER_INSTANCE
+        starts, completes = measure["starts"], measure["completes"]
+        return {"completions": measure["completions"], "seconds": starts.total + completes.total, "wall": wall,
+                "cpu": starts.cpu + completes.cpu, "lookup_seconds": measure["lookups"].total,
+                "statements": self.counter.count, "restores": self.restores, "instance_ids": ids,
+                "start_laps": starts.laps, "complete_laps": completes.laps}
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def run_engine(db, instances: int, cache_size: int | None, warmup: int, counter: StatementCounter,
+               engine_class=Engine) -> dict:
+    """One measured run of ``instances`` on a fresh Engine."""
+    run = EngineRun(db, cache_size, warmup, counter, engine_class)
+    try:
+        return run.run(instances)
     finally:
-        counter.active = False
-        session.close()
-    assert status == {"completed": instances}, status
-    assert completions == instances * TASKS_PER_INSTANCE
-    return {"completions": completions, "seconds": starts.total + completes.total, "wall": wall,
-            "cpu": starts.cpu + completes.cpu, "lookup_seconds": lookups.total, "statements": statements,
-            "restores": restores[0], "instance_ids": ids, "start_laps": starts.laps,
-            "complete_laps": completes.laps}
+        run.close()
 
 
 # Where (c)'s client CPU goes: functions timed in a separate run (the wrappers cost time themselves, so
@@ -413,8 +441,8 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited
         f"- Diagram: `bench/six_task.bpmn` ({TASKS_PER_INSTANCE} sequential user tasks, lanes Supervisor/Agent, "
         f"forms in `bench/forms/`); instances: (a) {raw['completions'] // TASKS_PER_INSTANCE}, (b)/(b') "
         f"{spiff['completions'] // TASKS_PER_INSTANCE}, (c)/(c') {cached['completions'] // TASKS_PER_INSTANCE} each, "
-        f"split over {args.rounds} rounds of (a), (b), (b'), (c), (c') "
-        f"(each engine run after {args.warmup} warm-up instances); one process, one session; "
+        f"split over {args.rounds} rounds, in each of which (a), (b), (b'), (c), (c'), (d) take turns {args.chunks} times "
+        f"(each engine run after {args.warmup} warm-up instances per round); one process, one session; "
         f"waited {waited:.0f} s in total for the load average to settle before rounds",
         "",
         "| variant | completions | seconds | completions/s | ms per completion | client CPU ms per completion |",
@@ -494,12 +522,14 @@ def main() -> None:
     parser.add_argument("--instances-phases", type=int, default=200,
                         help="instances of the separate run that times (c)'s phases")
     parser.add_argument("--rounds", type=int, default=3, help="the instances are split over this many rounds")
+    parser.add_argument("--chunks", type=int, default=10,
+                        help="each round runs the variants in turn this many times, each on a slice of its instances")
     parser.add_argument("--keep", action="store_true", help="keep the schema")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
 
     spec, subprocess_specs = load_spec()
-    per_round = lambda total: max(1, total // args.rounds)  # noqa: E731
+    per_chunk = lambda total: max(1, total // (args.rounds * args.chunks))  # noqa: E731
     runs = {key: [] for key in ("a", "b", "b'", "c", "c'", "d")}
     waited = 0.0
     db = bench_engine(args.database_url, SCHEMA)
@@ -509,14 +539,23 @@ def main() -> None:
         counter = StatementCounter(db)
         for round_no in range(1, args.rounds + 1):
             waited += settle()
-            runs["a"].append(run_raw(per_round(args.instances_raw), spec, subprocess_specs))
-            runs["b"].append(run_round_trip(per_round(args.instances_serializer), spec, subprocess_specs,
-                                            *spiff_serializer_functions()))
-            runs["b'"].append(run_round_trip(per_round(args.instances_serializer), spec, subprocess_specs,
-                                             *state_codec_functions(spec, subprocess_specs)))
-            runs["c"].append(run_engine(db, per_round(args.instances_engine), None, args.warmup, counter))
-            runs["c'"].append(run_engine(db, per_round(args.instances_engine), 0, args.warmup, counter))
-            runs["d"].append(sql_floor(db, per_round(args.instances_engine)))
+            spiff_functions = spiff_serializer_functions()
+            codec_functions = state_codec_functions(spec, subprocess_specs)
+            engines = {"c": EngineRun(db, None, args.warmup, counter), "c'": EngineRun(db, 0, args.warmup, counter)}
+            chunks = {key: [] for key in runs}
+            for _ in range(args.chunks):  # the variants take turns in short slices (see the docstring)
+                chunks["a"].append(run_raw(per_chunk(args.instances_raw), spec, subprocess_specs))
+                chunks["b"].append(run_round_trip(per_chunk(args.instances_serializer), spec, subprocess_specs,
+                                                  *spiff_functions))
+                chunks["b'"].append(run_round_trip(per_chunk(args.instances_serializer), spec, subprocess_specs,
+                                                   *codec_functions))
+                for key, engine_run in engines.items():
+                    chunks[key].append(engine_run.run(per_chunk(args.instances_engine)))
+                chunks["d"].append(sql_floor(db, per_chunk(args.instances_engine)))
+            for engine_run in engines.values():
+                engine_run.close()
+            for key, results in chunks.items():
+                runs[key].append(merge(results))
             print(f"round {round_no}: " + ", ".join(f"({k}) {rate(v[-1]):,.0f}/s" for k, v in runs.items()), flush=True)
         raw, spiff, codec, cached, uncached, floor = (merge(runs[k]) for k in ("a", "b", "b'", "c", "c'", "d"))
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
