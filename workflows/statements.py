@@ -14,15 +14,11 @@ executed SQL string is one SQLAlchemy compiled once.
 """
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, insert
 from sqlalchemy.sql import Executable
-
-
-_PYFORMAT = re.compile(r"(?<!%)%\(([^)]+)\)s")
 
 
 class _Compiled:
@@ -35,11 +31,6 @@ class _Compiled:
         self.sql = compiled.string
         self.positional = compiled.positional
         self.names = tuple(compiled.positiontup if compiled.positional else compiled.bind_names.values())
-        if dialect.paramstyle == "pyformat":
-            # Positional parameters save the driver from mapping a dict onto $1, $2 ... on every execute.
-            names = []
-            self.sql = _PYFORMAT.sub(lambda match: names.append(match.group(1)) or "%s", self.sql)
-            self.positional, self.names = True, tuple(names)
         # Values written into the statement itself, e.g. a LIMIT.
         self.defaults = {name: bind.value for bind, name in compiled.bind_names.items() if not bind.required}
         self.converters = {}
