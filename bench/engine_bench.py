@@ -233,7 +233,7 @@ class EngineRun:
     ``run`` calls (the chunks of a round) after ``warmup`` unmeasured instances."""
 
     def __init__(self, db, cache_size: int | None, warmup: int, counter: StatementCounter, engine_class=Engine):
-        self.db, self.counter = db, counter
+        self.counter = counter
         self.session = sessionmaker(db)()  # expire_on_commit=True, as Flask-SQLAlchemy's session
         self.engine = engine_class(self.session) if cache_size is None else engine_class(self.session,
                                                                                           cache_size=cache_size)

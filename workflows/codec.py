@@ -16,11 +16,6 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as FORMAT_VERSION
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
-
-
-FINISHED = TaskState.FINISHED_MASK
 
 
 class WorkflowStateConverter(BpmnWorkflowConverter):
@@ -47,9 +42,6 @@ class StateCodec:
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
         self.converter = WorkflowStateConverter(BpmnWorkflow, self.registry)
-        typename = self.registry.typenames[Task]
-        self._task_to_dict = self.registry.convert_to_dict[typename]
-        self.registry.convert_to_dict[typename] = self._finished_task_to_dict
         # One encoder for every dump (json.dumps would build a new one per call).
         self._encoder = create_encoder(self.registry)(ensure_ascii=False, separators=(",", ":"))
 
@@ -61,21 +53,6 @@ class StateCodec:
             self.registry._encoder_mode = False
         dct["serializer_version"] = FORMAT_VERSION
         return self._encoder.encode(dct).encode("utf-8")
-
-    def _finished_task_to_dict(self, task) -> dict:
-        """A task's dict, kept on the task once it and its parent have finished: a step changes a few tasks,
-        and a finished task changes again only if it is reset (a new state change) or loses its children."""
-        parent = task.parent
-        # The dict holds the task's data as a delta from its parent's: both must be done changing (a running
-        # multi-instance or subprocess task still takes its finished children's data).
-        if not task._state & FINISHED or (parent is not None and not parent._state & FINISHED):
-            return self._task_to_dict(task)
-        key = (task._state, task.last_state_change, task.task_spec.name, tuple(task._children),
-               parent.last_state_change if parent is not None else None)
-        kept = task.__dict__.get("_huifang_dict")
-        if kept is None or kept[0] != key:
-            kept = task._huifang_dict = (key, self._task_to_dict(task))
-        return kept[1]
 
     def loads(self, data: bytes, spec, subprocess_specs) -> BpmnWorkflow:
         dct = json.loads(data)
