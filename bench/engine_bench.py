@@ -17,9 +17,10 @@ each with a small JSON Schema form from bench/forms/), run to the end many times
      and form data that passes the task's schema. The Engine's in-process workflow cache is on.
 (c') the same with ``Engine(session, cache_size=0)``: every step deserializes the state from the
      row, as a process that did not do the previous step would (another gunicorn worker).
-(d)  the database floor: the statements of an engine step (task+instance SELECT, guarded UPDATE,
-     DELETE, INSERT events, INSERT task, COMMIT) through plain psycopg with real-size documents and
-     no SpiffWorkflow at all; d/b is the best c/b this machine allows with those statements.
+(d)  the database floor: the statements the Engine sends for a start and a cached step (one statement
+     per step: guarded UPDATE, DELETE, INSERT task, INSERT events and the row count checks) through
+     plain psycopg with real-size documents and no SpiffWorkflow at all; d/b is the best c/b this
+     machine allows with those statements.
 
 Completions per second = completed user tasks / time. For (a) and (b) the time is the whole loop;
 for (c)/(c') it is the time spent inside ``Engine.start`` and ``Engine.complete`` (the lookup
@@ -162,7 +163,9 @@ def state_codec_functions(spec, subprocess_specs):
 
 # ----------------------------------------------------------------------------- SQL floor
 def sql_floor(db, instances: int) -> dict:
-    """The lean statement sequence of ``instances`` x 6 steps through plain psycopg, one commit per step."""
+    """The statements of ``instances`` x 6 cached engine steps through plain psycopg, as the Engine sends them on
+    PostgreSQL: per start a read of the new id and the latest version, then one statement; per step one statement
+    (each its own transaction, row counts checked by wf_expect_rows)."""
     spec, subprocess_specs = load_spec()
     workflow = new_workflow(spec, subprocess_specs, None)
     state = StateCodec().dumps(workflow)  # a real document of the diagram, ~4-5 kB
@@ -170,41 +173,44 @@ def sql_floor(db, instances: int) -> dict:
                         ensure_ascii=False)
     now = datetime.now(timezone.utc)
     new_task = ("INSERT INTO wf_human_task (id, instance_id, bpmn_id, name, lane, role, form_key, process_key, "
-                "version_number, created_at) VALUES (%s, %s, 'visit', '回访 Visit', 'Agent', 'Agent', "
-                "'visit.schema.json', 'six_task', 1, %s)")
+                "version_number, created_at) VALUES (%(task)s, %(instance)s, 'visit', '回访 Visit', 'Agent', 'Agent', "
+                "'visit.schema.json', 'six_task', 1, %(now)s)")
     events = ("INSERT INTO wf_event (at, actor, kind, instance_id, task_id, version_id, detail) VALUES "
-              "(%s, 'li', 'task_completed', %s, %s, 1, %s), (%s, 'system', 'task_created', %s, %s, 1, '{}')")
+              "(%(now)s, 'li', %(kind)s, %(instance)s, %(done)s, 1, %(detail)s), "
+              "(%(now)s, 'system', 'task_created', %(instance)s, %(task)s, 1, '{}')")
+    draw = ("SELECT nextval('wf_process_instance_id_seq'), (SELECT v.id FROM wf_process_version v JOIN wf_process_model m "
+            "ON m.id = v.model_id WHERE m.key = 'six_task' ORDER BY v.number DESC LIMIT 1)")
+    start = (f"WITH i AS (INSERT INTO wf_process_instance (id, version_id, status, state, lock_version, started_by, "
+             f"started_at, updated_at) VALUES (%(instance)s, %(version)s, 'running', %(state)s, 1, 'zhang', %(now)s, "
+             f"%(now)s)), e AS ({events}), t AS ({new_task}) SELECT 1")
+    step = (f"WITH u AS (UPDATE wf_process_instance SET state = %(state)s, lock_version = %(lock)s + 1, "
+            f"updated_at = %(now)s WHERE id = %(instance)s AND lock_version = %(lock)s RETURNING 1), "
+            f"d AS (DELETE FROM wf_human_task WHERE id = %(done)s AND (assignee IS NULL OR assignee = 'li') RETURNING 1), "
+            f"t AS ({new_task}), e AS ({events}) "
+            f"SELECT wf_expect_rows((SELECT count(*) FROM u), 1, 'wf_process_instance', 0), "
+            f"wf_expect_rows((SELECT count(*) FROM d), 1, 'wf_human_task', 1)")
     raw = db.raw_connection()
     try:
-        cur = raw.driver_connection.cursor()
-        version_id = cur.execute("SELECT max(id) FROM wf_process_version").fetchone()[0]
+        connection = raw.driver_connection
+        connection.autocommit = True
+        cur = connection.cursor()
         started, cpu = time.perf_counter(), time.process_time()
         steps = 0
         for _ in range(instances):
-            instance_id = cur.execute(
-                "INSERT INTO wf_process_instance (version_id, status, state, lock_version, started_by, started_at, "
-                "updated_at) VALUES (%s, 'running', %s, 1, 'zhang', %s, %s) RETURNING id",
-                (version_id, state, now, now)).fetchone()[0]
+            instance_id, version_id = cur.execute(draw).fetchone()
             task_id = str(uuid4())
-            cur.execute(events.replace("'task_completed'", "'instance_started'"),
-                        (now, instance_id, None, "{}", now, instance_id, task_id))
-            cur.execute(new_task, (task_id, instance_id, now))
-            raw.commit()
-            for step in range(TASKS_PER_INSTANCE):
-                cur.execute("SELECT t.*, i.id, i.version_id, i.lock_version, i.business_key FROM wf_human_task t "
-                            "JOIN wf_process_instance i ON i.id = t.instance_id WHERE t.id = %s", (task_id,)).fetchall()
-                cur.execute("UPDATE wf_process_instance SET state = %s, lock_version = %s, updated_at = %s "
-                            "WHERE id = %s AND lock_version = %s", (state, step + 2, now, instance_id, step + 1))
-                cur.execute("DELETE FROM wf_human_task WHERE id = %s", (task_id,))
+            cur.execute(start, {"instance": instance_id, "version": version_id, "state": state, "now": now,
+                                "kind": "instance_started", "done": None, "detail": "{}", "task": task_id})
+            for lock in range(1, TASKS_PER_INSTANCE + 1):
                 next_id = str(uuid4())
-                cur.execute(events, (now, instance_id, task_id, detail, now, instance_id, next_id))
-                cur.execute(new_task, (next_id, instance_id, now))
-                raw.commit()
+                cur.execute(step, {"state": state, "lock": lock, "now": now, "instance": instance_id, "done": task_id,
+                                   "task": next_id, "kind": "task_completed", "detail": detail})
                 task_id = next_id
                 steps += 1
         return {"completions": steps, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-                "statements": steps * 5 + instances * 3}
+                "statements": steps + instances * 2}
     finally:
+        connection.autocommit = False
         raw.close()
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import and_, bindparam, delete, false, func, insert, or_, select, union_all, update
+from sqlalchemy import Sequence, and_, bindparam, delete, false, func, insert, or_, select, union_all, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
@@ -34,7 +34,8 @@ from .errors import (Conflict, EngineError, Forbidden, InvalidDiagram, InvalidFo
                      ScriptFailed)
 from .models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 from .sandbox import SandboxScriptEngine, SandboxViolation
-from .statements import Prebuilt, Step, delete_by_ids, multi_row_insert, numbered, numbered_ids, run_batch
+from .statements import (Prebuilt, Step, delete_by_ids, first_outside_transaction, multi_row_insert, numbered,
+                         numbered_ids, run_batch)
 
 SYSTEM = "system"
 # The instance whose steps run right now, for script functions the app supplies (e.g. a notification
@@ -198,9 +199,10 @@ _ROW_COLUMNS = {
 }
 _INSERT = {model: multi_row_insert(model.__table__, columns) for model, columns in _ROW_COLUMNS.items()}
 _MAPPERS = {model: sa_inspect(model) for model in (ProcessInstance, HumanTask, Timer)}
+# A new instance's row; its id given (drawn from the sequence on PostgreSQL) or None (SQLite assigns one).
 _INSERT_INSTANCE = Prebuilt(insert(_instances).values(
     {key: bindparam(key, type_=_instances.c[key].type) for key in (
-        "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
+        "id", "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
         "updated_at", "ended_at")}).returning(_instances.c.id))
 _INSTANCE_ROW = Prebuilt(select(_instances.c.id, _instances.c.version_id, _instances.c.lock_version,
                                 _instances.c.business_key, _instances.c.status)
@@ -223,6 +225,9 @@ _LATEST_VERSION_ID = Prebuilt(
     select(ProcessVersion.__table__.c.id).join_from(ProcessVersion.__table__, ProcessModel.__table__)
     .where(ProcessModel.__table__.c.key == bindparam("key"))
     .order_by(ProcessVersion.__table__.c.number.desc()).limit(1))
+# Where the database has sequences: the new instance's id and the model's latest version, in one read.
+_NEW_INSTANCE = Prebuilt(select(Sequence(f"{_instances.name}_id_seq").next_value().label("id"),
+                                _LATEST_VERSION_ID.statement.scalar_subquery().label("version_id")))
 
 
 def _write_state_statement(columns: frozenset[str]) -> Prebuilt:
@@ -283,8 +288,9 @@ class _PendingWrites:
         self._rows.clear()
         self.updated.clear()
 
-    def write(self, session: Session, mark: tuple[int, int] = (0, 0)) -> None:
-        """Send what was added after ``mark`` (everything by default); raises the first rowcount mismatch."""
+    def write(self, session: Session, mark: tuple[int, int] = (0, 0), commit: bool = False) -> None:
+        """Send what was added after ``mark`` (everything by default); raises the first rowcount mismatch.
+        ``commit``: the session's commit follows and has nothing else to send (see run_batch)."""
         steps = self._statements[mark[0]:]
         rows = self._rows[mark[1]:]
         self.discard_after(mark)
@@ -295,7 +301,7 @@ class _PendingWrites:
                 chunk = of_model[first:first + self.CHUNK]
                 steps.append(Step(_INSERT[model][len(chunk)], numbered(chunk, columns)))
         if steps:
-            run_batch(session.connection(), steps)
+            run_batch(session.connection(), steps, commit)
 
 
 # How an event's detail is stored: ``sealer(session, kind, instance_id, detail) -> detail``. The app supplies
@@ -317,11 +323,11 @@ class Engine:
         self._writes = _PendingWrites()
 
     # ------------------------------------------------------------------ transactions
-    def _send(self, mark: tuple[int, int] = (0, 0)) -> None:
+    def _send(self, mark: tuple[int, int] = (0, 0), commit: bool = False) -> None:
         """Send the queued writes (after ``mark``). Loaded ProcessInstance objects of rows they updated
         are expired once more: one reloaded between queueing and sending would hold the old row."""
         try:
-            self._writes.write(self.session, mark)
+            self._writes.write(self.session, mark, commit)
         finally:
             self._expire_updated()
 
@@ -340,11 +346,17 @@ class Engine:
 
     def _commit(self) -> None:
         try:
-            self._send()
+            self._send(commit=self._writes_are_all())
             self.session.commit()
         except Exception:
             self._rollback()
             raise
+
+    def _writes_are_all(self) -> bool:
+        """Whether the queued writes are all the session's commit would send: no pending ORM changes (a
+        script's notification) and nobody listening to write at commit. Then they may go with the COMMIT."""
+        session = self.session() if isinstance(self.session, scoped_session) else self.session
+        return not (session.new or session.dirty or session.deleted or session.dispatch.before_commit)
 
     def _rollback(self) -> None:
         self._writes.clear()
@@ -471,12 +483,23 @@ class Engine:
             raise NotFound(f"process model '{model_key}' has no deployed version")
         return version
 
-    def _latest_version_id(self, model_key: str) -> int:
-        """As latest_version, reading only the id (the ORM object would load the whole diagram)."""
-        version_id = _LATEST_VERSION_ID.first(self.session.connection(), {"key": model_key})
+    def _new_instance(self, model_key: str, version_id: int | None) -> tuple[int | None, int]:
+        """A new instance's id, and its version: ``version_id`` or else the model's latest (only its id: the ORM
+        object would load the whole diagram). Where the database has sequences the id is drawn now, with the
+        latest version in the same read and outside any transaction if none is open yet (so a start's writes
+        may go as one statement); elsewhere the id is None here and comes with the instance's INSERT."""
+        connection = self.session.connection()
+        instance_id = None
+        if connection.dialect.supports_sequences:
+            row = first_outside_transaction(connection, _NEW_INSTANCE, {"key": model_key})
+            instance_id, latest = row.id, row.version_id
+        elif version_id is None:
+            row = _LATEST_VERSION_ID.first(connection, {"key": model_key})
+            latest = row.id if row else None
+        version_id = version_id or latest
         if version_id is None:
             raise NotFound(f"process model '{model_key}' has no deployed version")
-        return version_id.id
+        return instance_id, version_id
 
     def loaded_version(self, version_id: int) -> LoadedVersion:
         loaded = self._versions.get(version_id)
@@ -498,7 +521,8 @@ class Engine:
     def start(self, model_key: str, actor: Actor, data: dict | None = None, business_key: str | None = None,
               version_id: int | None = None) -> ProcessInstance:
         _check_data_keys(data or {})
-        version = self.loaded_version(version_id or self._latest_version_id(model_key))
+        instance_id, version_id = self._new_instance(model_key, version_id)
+        version = self.loaded_version(version_id)
         workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
         # Start data goes on the start task, so every later task inherits it.
         workflow.get_next_task(state=TaskState.READY).set_data(**(data or {}))
@@ -506,12 +530,14 @@ class Engine:
             self._run_engine_steps(workflow)
             now = clock.now()
             status = "completed" if workflow.is_completed() else "running"
-            # One INSERT with the first state (the id comes back with it); lock_version starts at 1.
-            instance_id = _INSERT_INSTANCE.first(self.session.connection(), {
-                "version_id": version.id, "business_key": business_key, "status": status,
-                "state": self.codec.dumps(workflow), "lock_version": 1, "started_by": actor.username,
-                "started_at": now, "updated_at": now, "ended_at": now if status == "completed" else None,
-            }).id
+            # One INSERT with the first state; lock_version starts at 1.
+            row = {"id": instance_id, "version_id": version.id, "business_key": business_key, "status": status,
+                   "state": self.codec.dumps(workflow), "lock_version": 1, "started_by": actor.username,
+                   "started_at": now, "updated_at": now, "ended_at": now if status == "completed" else None}
+            if instance_id is None:  # the database assigns the id: needed now, for the rows that point at it
+                instance_id = _INSERT_INSTANCE.first(self.session.connection(), row).id
+            else:  # goes with the step's other writes, first
+                self._writes.statement(Step(_INSERT_INSTANCE, row))
             instance = _InstanceRow(instance_id, version.id, 1, business_key, status)
             self._event("instance_started", actor, instance_id=instance_id, version_id=version.id,
                         process=version.process_key, number=version.number, business_key=business_key)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Text, UniqueConstraint, text)
+from sqlalchemy import (DDL, JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Text, UniqueConstraint, event, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -145,3 +145,18 @@ class EngineEvent(Base):
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     version_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# The row count check of a step sent as one statement (statements.run_batch): raising there undoes the whole
+# statement, which is its own transaction. PostgreSQL only; migration 0019 creates it too.
+EXPECT_ROWS = DDL("""
+CREATE OR REPLACE FUNCTION wf_expect_rows(actual bigint, expected integer, changed_table text, statement_no integer)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF actual <> expected THEN
+        RAISE EXCEPTION 'wf_expect_rows: %% rows of %% changed, %% expected', actual, changed_table, expected
+            USING ERRCODE = 'HF409', DETAIL = 'statement ' || statement_no;
+    END IF;
+END
+$$""")
+event.listen(Base.metadata, "after_create", EXPECT_ROWS.execute_if(dialect="postgresql"))

@@ -11,14 +11,24 @@ work as they do for ``Connection.execute``.
 
 Statements with a variable number of rows or ids are built per count (``per_count``), so every
 executed SQL string is one SQLAlchemy compiled once.
+
+A batch of a step goes out in one round trip on psycopg: pipelined inside an open transaction, or, when
+the step is the whole transaction (``run_batch``'s ``commit``), as one statement that PostgreSQL runs as
+a transaction of its own -- no BEGIN, no COMMIT, the row counts checked by the server.
 """
 from __future__ import annotations
 
 from collections import namedtuple
+from contextlib import contextmanager
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, insert
+from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, literal, literal_column, select
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
+
+# What the server-side row count check, wf_expect_rows (models.py), raises.
+EXPECT_ROWS_SQLSTATE = "HF409"
 
 
 class _Compiled:
@@ -137,15 +147,23 @@ class Step(NamedTuple):
     mismatch: Callable[[], Exception] | None = None
 
 
-def run_batch(connection: Connection, steps: list[Step]) -> None:
+def run_batch(connection: Connection, steps: list[Step], commit: bool = False) -> None:
     """Run the steps in order and check their rowcounts; on psycopg in one round trip (pipeline mode).
 
     The server runs pipelined statements one after the other, exactly as if sent singly. The first
     step whose rowcount is not what it expects raises its ``mismatch()`` -- also when a later step
     failed, since that failure (e.g. a duplicate row) then follows from the same concurrent change.
     Either way the caller rolls the transaction back.
+
+    ``commit``: the caller commits right after this and has sent nothing before. On psycopg the steps
+    then go as one statement that is its own transaction (``_as_one_statement``): no BEGIN, no COMMIT,
+    no pipeline, one round trip.
     """
-    if connection.dialect.driver != "psycopg" or len(steps) < 2:
+    psycopg = connection.dialect.driver == "psycopg"
+    if psycopg and commit and _begins_plainly(connection.connection.dbapi_connection):
+        _run_as_one_statement(connection, connection.connection.dbapi_connection, steps)
+        return
+    if not psycopg or len(steps) < 2:
         for step in steps:
             cursor = step.statement.execute(connection, step.values)
             count = cursor.rowcount
@@ -172,6 +190,96 @@ def run_batch(connection: Connection, steps: list[Step]) -> None:
         cursor.close()
     if failure is not None:  # not tied to one statement (e.g. the connection broke while syncing)
         connection._handle_dbapi_exception(failure, None, None, None, None)
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
+
+
+def _begins_plainly(dbapi_connection) -> bool:
+    """No transaction open on the server yet, and the next one would start with a plain BEGIN."""
+    return (dbapi_connection.info.transaction_status == _IDLE and not dbapi_connection.autocommit
+            and dbapi_connection.isolation_level is None and dbapi_connection.read_only is None
+            and dbapi_connection.deferrable is None)
+
+
+def _run_as_one_statement(connection: Connection, dbapi_connection, steps: list[Step]) -> None:
+    """The steps as one statement, run in autocommit mode: PostgreSQL makes it a transaction of its own."""
+    statement = _as_one_statement(steps)
+    values = {}
+    for number, step in enumerate(steps):
+        prefix = f"s{number}_"
+        values.update({prefix + name: value for name, value in step.values.items()})
+        if step.expect is not None:
+            values[prefix + "expected_rows"] = step.expect
+    cursor = dbapi_connection.cursor()
+    try:
+        with _autocommit(dbapi_connection):
+            statement.send(connection, cursor, values)
+    except connection.dialect.loaded_dbapi.Error as err:
+        if err.sqlstate == EXPECT_ROWS_SQLSTATE:  # DETAIL: "statement <n>"
+            raise steps[int(err.diag.message_detail.rsplit(" ", 1)[1])].mismatch() from None
+        statement.raise_wrapped(connection, err, values, cursor)
+    finally:
+        cursor.close()
+
+
+def first_outside_transaction(connection: Connection, statement: Prebuilt, values: dict):
+    """``statement.first()`` for a read that needs no transaction around it (e.g. drawing from a sequence). On
+    psycopg with no transaction open yet it runs in autocommit mode, so none is opened: the writes that follow
+    may still go as one statement (``run_batch``'s ``commit``)."""
+    if connection.dialect.driver != "psycopg":
+        return statement.first(connection, values)
+    dbapi_connection = connection.connection.dbapi_connection
+    if not _begins_plainly(dbapi_connection):
+        return statement.first(connection, values)
+    with _autocommit(dbapi_connection):
+        return statement.first(connection, values)
+
+
+@contextmanager
+def _autocommit(dbapi_connection):
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if dbapi_connection.info.transaction_status == _IDLE:  # else it broke: SQLAlchemy invalidates it
+            dbapi_connection.autocommit = False
+
+
+_ONE_STATEMENT: dict[tuple, Prebuilt] = {}
+_ONE_STATEMENT_LIMIT = 512
+
+
+def _as_one_statement(steps: list[Step]) -> Prebuilt:
+    """``WITH s0 AS (UPDATE … RETURNING 1), s1 AS (DELETE …), s2 AS (INSERT …) SELECT wf_expect_rows(…)``:
+    each step a data-modifying WITH (parameters prefixed ``s<n>_``), the row counts checked by the
+    SELECT -- a mismatch raises there and nothing of the statement stays. The checked steps run first,
+    in order, as the SELECT reads them; the INSERTs after it, in order (PostgreSQL runs WITH parts not
+    read by the query when the query is done). All parts see one snapshot, so a batch must not change a
+    row twice -- an engine step never does (its rows are disjoint). Built once per sequence of statements."""
+    key = tuple((step.statement, step.expect is not None) for step in steps)
+    combined = _ONE_STATEMENT.get(key)
+    if combined is not None:
+        return combined
+    parts, checks = [], []
+    for number, step in enumerate(steps):
+        prefix = f"s{number}_"
+        statement = replacement_traverse(step.statement.statement, {}, lambda element, prefix=prefix: bindparam(
+            prefix + element.key, element.value, type_=element.type, required=element.required)
+            if isinstance(element, BindParameter) else None)
+        if step.expect is not None:
+            statement = statement.returning(literal_column("1"))
+        part = statement.cte(f"s{number}")
+        parts.append(part)
+        if step.expect is not None:
+            checks.append(func.wf_expect_rows(
+                select(func.count()).select_from(part).scalar_subquery(),
+                bindparam(prefix + "expected_rows", type_=Integer), literal(step.statement.statement.table.name),
+                literal(number)).label(f"checked_{number}"))
+    if len(_ONE_STATEMENT) >= _ONE_STATEMENT_LIMIT:  # diagrams with many shapes of steps: start over
+        _ONE_STATEMENT.clear()
+    combined = _ONE_STATEMENT[key] = Prebuilt(select(*checks or [literal(1).label("checked")]).add_cte(*parts))
+    return combined
 
 
 class per_count:

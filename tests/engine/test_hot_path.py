@@ -35,14 +35,18 @@ def _deploy(engine, key: str, xml: bytes):
     return engine.deploy(key, xml, FORMS, OWNER)
 
 
-def test_a_cached_workflow_completes_without_reading_rows(engine, deploy, session, session_factory, statements):
+def test_a_cached_workflow_completes_without_reading_rows(engine, deploy, session, session_factory, statements,
+                                                         engine_db):
     deploy()
     instance = engine.start("two_step", ADMIN, {"household": "A-201"}, business_key="A-201")
     visit_id = _open_ids(session_factory, instance.id)["visit"]
     assert session.get_transaction() is None or not session.get_transaction()._connections  # nothing sent since start
     returned = statements.during(lambda: engine.complete(visit_id, AGENT, {"result": "unsatisfied"}))
     assert statements.reads() == [], statements.sent
-    assert any(s.startswith("DELETE FROM WF_HUMAN_TASK") and "ASSIGNEE" in s for s in statements.sent)
+    assert any("DELETE FROM WF_HUMAN_TASK" in s and "ASSIGNEE" in s for s in statements.sent)
+    if engine_db.dialect.name == "postgresql":  # the step's writes are one statement, a transaction of its own
+        [step] = statements.sent
+        assert step.startswith("WITH S0 AS (UPDATE WF_PROCESS_INSTANCE") and "INSERT INTO WF_EVENT" in step
     assert returned.id == instance.id and returned.lock_version == 2
     state = snapshot(session_factory, instance.id)
     assert state["lock_version"] == 2 and [t[1] for t in state["tasks"]] == ["review"]

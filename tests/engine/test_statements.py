@@ -102,3 +102,114 @@ def test_a_failing_statement_comes_out_as_sqlalchemys_error(connection, session_
     run_batch(connection, [_insert(HumanTask, [_task("t1")])])
     with pytest.raises(IntegrityError):
         run_batch(connection, [_insert(EngineEvent, [_event("x")]), _insert(HumanTask, [_task("t1")])])
+
+
+# ---------------------------------------------------------------- a batch with its commit (run_batch(commit=True))
+
+@pytest.fixture
+def fresh(engine, deploy, session_factory):
+    """A session that has sent nothing yet, and one committed instance of two_step without rows of its own."""
+    deploy()
+    INSTANCE["id"] = engine.start("two_step", ADMIN).id
+    with session_factory() as setup:
+        for model in (HumanTask, Timer, EngineEvent):
+            setup.execute(sa.delete(model))
+        setup.commit()
+    with session_factory() as session:
+        yield session
+    INSTANCE.clear()
+
+
+def _committed(session_factory) -> tuple[list[str], list[str]]:
+    with session_factory() as other:
+        return sorted(other.scalars(select(HumanTask.id))), sorted(other.scalars(select(EngineEvent.kind)))
+
+
+def _driver(session):
+    return session.connection().connection.dbapi_connection
+
+
+def test_a_batch_sent_with_its_commit_is_one_statement_on_postgresql(fresh, session_factory, engine_db, backend):
+    watcher = Statements(engine_db)
+    try:
+        watcher.during(lambda: run_batch(fresh.connection(), [
+            _insert(HumanTask, [_task("t1"), _task("t2")]), _insert(EngineEvent, [_event("created")])], commit=True))
+        if backend == "postgresql":  # its own transaction: committed before the session's commit, in one statement
+            assert _committed(session_factory) == (["t1", "t2"], ["created"])
+            [statement] = watcher.sent
+            assert statement.startswith("WITH S0 AS (INSERT INTO WF_HUMAN_TASK")
+            assert not _driver(fresh).autocommit
+        fresh.commit()
+        assert _committed(session_factory) == (["t1", "t2"], ["created"])
+        watcher.during(lambda: run_batch(fresh.connection(), [
+            _delete_tasks(["t1", "t2"], expect=2), _insert(HumanTask, [_task("t3")]),
+            _insert(EngineEvent, [_event("completed", "t1"), _event("completed", "t2")])], commit=True))
+        fresh.commit()
+    finally:
+        watcher.close()
+    assert len(watcher.sent) == (1 if backend == "postgresql" else 3)
+    assert _committed(session_factory) == (["t3"], ["completed", "completed", "created"])
+
+
+def test_a_row_count_mismatch_in_one_statement_writes_nothing(fresh, session_factory, backend):
+    """The server checks the counts (wf_expect_rows): the first failed check is reported as its step's
+    mismatch, and nothing of the statement stays; the connection goes on in its usual mode."""
+    run_batch(fresh.connection(), [_insert(HumanTask, [_task("t1")])], commit=True)
+    fresh.commit()
+    first = Step(_DELETE_TASKS[1], numbered_ids(["gone"]), expect=1, mismatch=lambda: Mismatch("first"))
+    second = Step(_DELETE_TASKS[2], numbered_ids(["t1", "t9"]), expect=2, mismatch=lambda: Mismatch("second"))
+    with pytest.raises(Mismatch, match="second"):
+        run_batch(fresh.connection(), [_insert(EngineEvent, [_event("x")]), second,
+                                       _insert(HumanTask, [_task("t2")])], commit=True)
+    fresh.rollback()
+    with pytest.raises(Mismatch, match="first"):
+        run_batch(fresh.connection(), [_insert(EngineEvent, [_event("x")]), first, second], commit=True)
+    fresh.rollback()
+    assert _committed(session_factory) == (["t1"], [])
+    if backend == "postgresql":
+        assert not _driver(fresh).autocommit
+    run_batch(fresh.connection(), [_delete_tasks(["t1"], expect=1), _insert(EngineEvent, [_event("y")])], commit=True)
+    fresh.commit()
+    assert _committed(session_factory) == ([], ["y"])
+
+
+def test_a_failing_statement_sent_with_its_commit_is_sqlalchemys_error(fresh, session_factory):
+    run_batch(fresh.connection(), [_insert(HumanTask, [_task("t1")])], commit=True)
+    fresh.commit()
+    with pytest.raises(IntegrityError):
+        run_batch(fresh.connection(), [_insert(EngineEvent, [_event("x")]), _insert(HumanTask, [_task("t1")])],
+                  commit=True)
+    fresh.rollback()
+    assert _committed(session_factory) == (["t1"], [])
+
+
+def test_with_a_transaction_open_a_batch_and_its_commit_stay_in_it(fresh, session_factory, engine_db):
+    """Something was sent already: the batch joins that transaction, which the caller commits or rolls back."""
+    fresh.execute(select(HumanTask.id)).all()
+    watcher = Statements(engine_db)
+    try:
+        watcher.during(lambda: run_batch(fresh.connection(), [
+            _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True))
+    finally:
+        watcher.close()
+    assert [s.split()[0] for s in watcher.sent] == ["INSERT", "INSERT"]
+    assert _committed(session_factory) == ([], [])
+    fresh.rollback()
+    assert _committed(session_factory) == ([], [])
+
+
+def test_a_read_outside_a_transaction_leaves_none_open(fresh, backend):
+    from workflows.engine import _NEW_INSTANCE, _LATEST_VERSION_ID
+    from workflows.statements import first_outside_transaction
+
+    connection = fresh.connection()
+    statement = _NEW_INSTANCE if backend == "postgresql" else _LATEST_VERSION_ID
+    row = first_outside_transaction(connection, statement, {"key": "two_step"})
+    assert row.version_id if backend == "postgresql" else row.id
+    if backend == "postgresql":
+        assert row.id > INSTANCE["id"]  # drawn from the instance sequence
+        driver = _driver(fresh)
+        assert driver.info.transaction_status == 0 and not driver.autocommit  # IDLE: nothing left open
+        fresh.execute(select(HumanTask.id)).all()
+        first_outside_transaction(connection, statement, {"key": "two_step"})
+        assert driver.info.transaction_status != 0  # inside the open transaction
