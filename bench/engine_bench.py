@@ -21,6 +21,9 @@ each with a small JSON Schema form from bench/forms/), run to the end many times
      per step: guarded UPDATE, DELETE, INSERT task, INSERT events and the row count checks) through
      plain psycopg with real-size documents and no SpiffWorkflow at all; d/b is the best c/b this
      machine allows with those statements.
+(d') the same, with the client busy between two statements for as long as (c) spends on CPU per step
+     (a spin, not counted): how long the same statements wait when the database has been idle meanwhile,
+     as it is for (c).
 
 Completions per second = completed user tasks / time. For (a) and (b) the time is the whole loop;
 for (c)/(c') it is the time spent inside ``Engine.start`` and ``Engine.complete`` (the lookup
@@ -162,10 +165,11 @@ def state_codec_functions(spec, subprocess_specs):
 
 
 # ----------------------------------------------------------------------------- SQL floor
-def sql_floor(db, instances: int) -> dict:
+def sql_floor(db, instances: int, busy: float = 0.0) -> dict:
     """The statements of ``instances`` x 6 cached engine steps through plain psycopg, as the Engine sends them on
     PostgreSQL: per start a read of the new id and the latest version, then one statement; per step one statement
-    (each its own transaction, row counts checked by wf_expect_rows)."""
+    (each its own transaction, row counts checked by wf_expect_rows). ``busy``: seconds of client CPU spent between
+    two statements, as the engine spends them on SpiffWorkflow and the document (not counted in the time)."""
     spec, subprocess_specs = load_spec()
     workflow = new_workflow(spec, subprocess_specs, None)
     state = StateCodec().dumps(workflow)  # a real document of the diagram, ~4-5 kB
@@ -194,21 +198,34 @@ def sql_floor(db, instances: int) -> dict:
         connection = raw.driver_connection
         connection.autocommit = True
         cur = connection.cursor()
+        spent = spent_cpu = 0.0  # the busy time, taken out of the totals
+
+        def work():
+            nonlocal spent, spent_cpu
+            if busy:
+                begun, begun_cpu = time.perf_counter(), time.process_time()
+                while time.perf_counter() - begun < busy:
+                    pass
+                spent += time.perf_counter() - begun
+                spent_cpu += time.process_time() - begun_cpu
+
         started, cpu = time.perf_counter(), time.process_time()
         steps = 0
         for _ in range(instances):
+            work()
             instance_id, version_id = cur.execute(draw).fetchone()
             task_id = str(uuid4())
             cur.execute(start, {"instance": instance_id, "version": version_id, "state": state, "now": now,
                                 "kind": "instance_started", "done": None, "detail": "{}", "task": task_id})
             for lock in range(1, TASKS_PER_INSTANCE + 1):
                 next_id = str(uuid4())
+                work()
                 cur.execute(step, {"state": state, "lock": lock, "now": now, "instance": instance_id, "done": task_id,
                                    "task": next_id, "kind": "task_completed", "detail": detail})
                 task_id = next_id
                 steps += 1
-        return {"completions": steps, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-                "statements": steps + instances * 2}
+        return {"completions": steps, "seconds": time.perf_counter() - started - spent,
+                "cpu": time.process_time() - cpu - spent_cpu, "statements": steps + instances * 2}
     finally:
         connection.autocommit = False
         raw.close()
@@ -324,11 +341,12 @@ PHASES = [
     ("SpiffWorkflow: run the task and the engine steps", "workflows.engine", "Engine._run_engine_steps"),
     ("form validation (jsonschema)", "workflows.engine", "Engine._form_problems"),
     ("state document (StateCodec.dumps)", "workflows.codec", "StateCodec.dumps"),
-    ("SQL: the step's statements through psycopg (pipeline, row count checks)", "workflows.engine", "run_batch"),
-    ("SQLAlchemy session: begin (connection from the pool) and commit (incl. COMMIT)", "sqlalchemy.orm",
-     "Session.connection"),
-    ("SQLAlchemy session: begin (connection from the pool) and commit (incl. COMMIT)", "sqlalchemy.orm",
-     "Session.commit"),
+    ("SQL: the step's statement through psycopg (its own transaction, row counts checked by the server)",
+     "workflows.engine", "run_batch"),
+    ("SQLAlchemy session: begin (connection from the pool) and commit (bookkeeping; COMMIT went with the statement)",
+     "sqlalchemy.orm", "Session.connection"),
+    ("SQLAlchemy session: begin (connection from the pool) and commit (bookkeeping; COMMIT went with the statement)",
+     "sqlalchemy.orm", "Session.commit"),
     ("engine and its start/complete bookkeeping (rows, events, cache)", "workflows.engine", "Engine.start"),
     ("engine and its start/complete bookkeeping (rows, events, cache)", "workflows.engine", "Engine.complete"),
 ]
@@ -433,7 +451,7 @@ def with_lookup(result: dict) -> dict:
     return {**result, "seconds": result["seconds"] + result["lookup_seconds"], "cpu": None}
 
 
-def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited, phases) -> str:
+def report(args, info, raw, spiff, codec, cached, uncached, floor, busy_floor, sizes, waited, phases) -> str:
     b = rate(spiff)
     c, c0 = rate(cached), rate(uncached)
     ok = "meets" if c / b >= 0.5 else "MISSES"
@@ -447,7 +465,7 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited
         f"- Diagram: `bench/six_task.bpmn` ({TASKS_PER_INSTANCE} sequential user tasks, lanes Supervisor/Agent, "
         f"forms in `bench/forms/`); instances: (a) {raw['completions'] // TASKS_PER_INSTANCE}, (b)/(b') "
         f"{spiff['completions'] // TASKS_PER_INSTANCE}, (c)/(c') {cached['completions'] // TASKS_PER_INSTANCE} each, "
-        f"split over {args.rounds} rounds, in each of which (a), (b), (b'), (c), (c'), (d) take turns {args.chunks} times "
+        f"split over {args.rounds} rounds, in each of which (a), (b), (b'), (c), (c'), (d), (d') take turns {args.chunks} times "
         f"(each engine run after {args.warmup} warm-up instances per round); one process, one session; "
         f"waited {waited:.0f} s in total for the load average to settle before rounds",
         "",
@@ -463,6 +481,7 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited
         ("(c') Engine on PostgreSQL, cache_size=0", uncached),
         ("(c') incl. the next-task lookup query", with_lookup(uncached)),
         ("(d) SQL floor: a step's statements through plain psycopg (no SpiffWorkflow, no ORM)", floor),
+        ("(d') the same, the client busy between statements as long as (c) per step (not counted)", busy_floor),
     ]
     for name, result in rows:
         per = 1000 / result["completions"]
@@ -475,6 +494,11 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited
         f"b/a = {b / rate(raw):.3f}",
         f"- Database floor: d/b = {rate(floor) / b:.2f} is the best c/b these statements allow on this machine "
         f"with a free SpiffWorkflow step; c/d = {c / rate(floor):.2f} of it is reached",
+        f"- Waiting for PostgreSQL, ms per completion (wall minus client CPU): (c) "
+        f"{(cached['seconds'] - cached['cpu']) * 1000 / cached['completions']:.2f}, (d) "
+        f"{(floor['seconds'] - floor['cpu']) * 1000 / floor['completions']:.2f}, (d') "
+        f"{(busy_floor['seconds'] - busy_floor['cpu']) * 1000 / busy_floor['completions']:.2f} (the client's work "
+        f"between statements, (d'), does not make the statements wait as long as (c)'s)",
         f"- Per round: c/b {', '.join(f'{x:.2f}' for x in round_cb)}; c'/b {', '.join(f'{x:.2f}' for x in round_c0b)}; "
         f"completions/s (b) {', '.join(f'{x:.0f}' for x in spiff['round_rates'])}, "
         f"(c) {', '.join(f'{x:.0f}' for x in cached['round_rates'])}, "
@@ -536,7 +560,7 @@ def main() -> None:
 
     spec, subprocess_specs = load_spec()
     per_chunk = lambda total: max(1, total // (args.rounds * args.chunks))  # noqa: E731
-    runs = {key: [] for key in ("a", "b", "b'", "c", "c'", "d")}
+    runs = {key: [] for key in ("a", "b", "b'", "c", "c'", "d", "d'")}
     waited = 0.0
     db = bench_engine(args.database_url, SCHEMA)
     try:
@@ -558,12 +582,15 @@ def main() -> None:
                 for key, engine_run in engines.items():
                     chunks[key].append(engine_run.run(per_chunk(args.instances_engine)))
                 chunks["d"].append(sql_floor(db, per_chunk(args.instances_engine)))
+                busy = chunks["c"][-1]["cpu"] / chunks["c"][-1]["completions"]
+                chunks["d'"].append(sql_floor(db, per_chunk(args.instances_engine), busy=busy))
             for engine_run in engines.values():
                 engine_run.close()
             for key, results in chunks.items():
                 runs[key].append(merge(results))
             print(f"round {round_no}: " + ", ".join(f"({k}) {rate(v[-1]):,.0f}/s" for k, v in runs.items()), flush=True)
-        raw, spiff, codec, cached, uncached, floor = (merge(runs[k]) for k in ("a", "b", "b'", "c", "c'", "d"))
+        raw, spiff, codec, cached, uncached, floor, busy_floor = (merge(runs[k]) for k in ("a", "b", "b'", "c", "c'", "d",
+                                                                                          "d'"))
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
         sizes = stored_bytes(db, cached["instance_ids"] + uncached["instance_ids"])
@@ -572,7 +599,7 @@ def main() -> None:
         if not args.keep:
             drop_schema(db, SCHEMA)
 
-    text = report(args, info, raw, spiff, codec, cached, uncached, floor, sizes, waited, phases)
+    text = report(args, info, raw, spiff, codec, cached, uncached, floor, busy_floor, sizes, waited, phases)
     print()
     print(text)
     if not args.no_results:
