@@ -489,7 +489,7 @@ class Engine:
         latest version in the same read and outside any transaction if none is open yet (so a start's writes
         may go as one statement); elsewhere the id is None here and comes with the instance's INSERT."""
         connection = self.session.connection()
-        instance_id = None
+        instance_id = latest = None
         if connection.dialect.supports_sequences:
             row = first_outside_transaction(connection, _NEW_INSTANCE, {"key": model_key})
             instance_id, latest = row.id, row.version_id
