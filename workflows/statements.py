@@ -227,10 +227,8 @@ def first_outside_transaction(connection: Connection, statement: Prebuilt, value
     """``statement.first()`` for a read that needs no transaction around it (e.g. drawing from a sequence). On
     psycopg with no transaction open yet it runs in autocommit mode, so none is opened: the writes that follow
     may still go as one statement (``run_batch``'s ``commit``)."""
-    if connection.dialect.driver != "psycopg":
-        return statement.first(connection, values)
     dbapi_connection = connection.connection.dbapi_connection
-    if not _begins_plainly(dbapi_connection):
+    if connection.dialect.driver != "psycopg" or not _begins_plainly(dbapi_connection):
         return statement.first(connection, values)
     with _autocommit(dbapi_connection):
         return statement.first(connection, values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import ADMIN, AGENT, SUPERVISOR, load_fixture
 from tests.engine.diagrams import (Statements, called_visit, caller, count, events, open_tasks, parallel, scripted,
@@ -55,6 +56,49 @@ def test_a_cached_workflow_completes_without_reading_rows(engine, deploy, sessio
         "li", "visit", "回访 Visit", {"result": "unsatisfied"})
     [created] = events(session, "task_created", task_id=task_of(session, instance.id, "review").id)
     assert created.detail["role"] == "Supervisor"
+
+
+def test_a_start_is_one_read_and_one_write(engine, deploy, session, statements, backend):
+    """On PostgreSQL: the new id and the latest version in one read outside a transaction, then one statement
+    that is the whole transaction; on SQLite the id comes with the instance's INSERT."""
+    deploy()
+    engine.start("two_step", ADMIN)  # the first start loads the version (an ORM read)
+    session.rollback()
+    statements.during(lambda: engine.start("two_step", ADMIN, business_key="A-1"))
+    if backend == "postgresql":
+        read, write = statements.sent
+        assert read.startswith("SELECT NEXTVAL('WF_PROCESS_INSTANCE_ID_SEQ')")
+        assert write.startswith("WITH S0 AS (INSERT INTO WF_PROCESS_INSTANCE") and "INSERT INTO WF_EVENT" in write
+    else:
+        assert statements.sent[0].startswith("SELECT WF_PROCESS_VERSION.ID")
+        assert statements.sent[1].startswith("INSERT INTO WF_PROCESS_INSTANCE") and "RETURNING" in statements.sent[1]
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["written", "failing"])
+def test_rows_a_script_adds_commit_with_the_step_or_not_at_all(session, session_factory, frozen_clock, valid):
+    """A script's row (a notification) is an ORM object added during the step: the step's writes then go
+    in the session's transaction with it, not as a transaction of their own -- a row that cannot be
+    written undoes the step."""
+    def note():
+        session.add(EngineEvent(at=frozen_clock.now(), actor="script" if valid else None, kind="note", detail={}))
+
+    engine = Engine(session, script_functions={"note": note})
+    _deploy(engine, "scripted", scripted("note()"))
+    instance = engine.start("scripted", ADMIN)
+    visit_id = _open_ids(session_factory, instance.id)["visit"]
+    before = snapshot(session_factory, instance.id)
+    if valid:
+        engine.complete(visit_id, AGENT, {"result": "satisfied"})
+        assert snapshot(session_factory, instance.id)["lock_version"] == 2
+    else:
+        with pytest.raises(IntegrityError):
+            engine.complete(visit_id, AGENT, {"result": "satisfied"})
+        session.rollback()
+        after = snapshot(session_factory, instance.id)
+        assert {k: v for k, v in after.items() if k != "events"} == {k: v for k, v in before.items() if k != "events"}
+    with session_factory() as check:
+        assert count(check, EngineEvent, EngineEvent.kind == "note") == (1 if valid else 0)
+        assert count(check, EngineEvent, EngineEvent.kind == "task_completed") == (1 if valid else 0)
 
 
 def test_a_session_inside_a_transaction_reads_the_rows(engine, deploy, session, statements):

@@ -213,3 +213,19 @@ def test_a_read_outside_a_transaction_leaves_none_open(fresh, backend):
         fresh.execute(select(HumanTask.id)).all()
         first_outside_transaction(connection, statement, {"key": "two_step"})
         assert driver.info.transaction_status != 0  # inside the open transaction
+
+
+def test_a_connection_with_its_own_isolation_level_keeps_its_transaction(fresh, session_factory, engine_db):
+    """One statement in autocommit mode would run at the server's default level: a connection asked for another
+    one keeps BEGIN (with that level) and the caller's COMMIT."""
+    connection = fresh.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+    watcher = Statements(engine_db)
+    try:
+        watcher.during(lambda: run_batch(connection, [
+            _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True))
+    finally:
+        watcher.close()
+    assert [s.split()[0] for s in watcher.sent] == ["INSERT", "INSERT"]
+    assert _committed(session_factory) == ([], [])
+    fresh.commit()
+    assert _committed(session_factory) == (["t1"], ["created"])
