@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import EngineError
 
 from .security import ROLES, sync_roles

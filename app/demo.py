@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict
 from workflows.models import HumanTask
 

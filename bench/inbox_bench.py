@@ -54,7 +54,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from benchlib import (DEFAULT_DATABASE_URL, bench_engine, drop_schema, human_bytes, machine_info,  # noqa: E402
                       machine_lines, settle, summary_ms, write_section)
-from workflows.engine import Actor, open_task_branches, count_open_tasks, open_tasks_query  # noqa: E402
+from workflows.actor import Actor  # noqa: E402
+from workflows.inbox import count_open_tasks, open_task_branches, open_tasks_query  # noqa: E402
 from workflows.models import HumanTask  # noqa: E402
 
 SECTION = "inbox_bench"
@@ -211,7 +212,7 @@ VARIANTS = [("mine", "mine", 1), ("roles, 1 role", "roles", 1), ("roles, 3 roles
 
 
 def app_query(actor: Actor, scope: str):
-    """What the app runs: workflows.engine.open_tasks_query, one page of 50."""
+    """What the app runs: workflows.inbox.open_tasks_query, one page of 50."""
     return open_tasks_query(actor, scope, limit=LIMIT)
 
 

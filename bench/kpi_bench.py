@@ -210,7 +210,7 @@ def main() -> None:
     if args.reuse:
         return
 
-    lines = [f"## KPI dashboard and monthly summary (`bench/kpi_bench.py`)", ""] + machine_lines(info) + [
+    lines = ["## KPI dashboard and monthly summary (`bench/kpi_bench.py`)", ""] + machine_lines(info) + [
         f"- Data: {args.visits:,} visits and as many service events over {MONTHS} months, {PROJECTS} projects × "
         f"{HOUSEHOLDS} households (profiles {', '.join(PROFILES)}); generated in PostgreSQL in {gen_s:.0f} s; "
         f"`visit` {size[0] / 2**20:.0f} MiB, `intake_service_event` {size[1] / 2**20:.0f} MiB incl. indexes; the "

@@ -537,7 +537,6 @@ def report(args, info, stats, wall, facts, problems, log_findings):
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(stats.status[op].items(), key=lambda kv: str(kv[0])))
         lines.append(f"| {op} | {len(values)} | {ms(percentile(values, 50))} | {ms(percentile(values, 95))} | "
                      f"{ms(percentile(values, 99))} | {ms(max(values) if values else None)} | {statuses} |")
-    ok = [v for v in stats.latency["complete"]]
     lines += [
         "",
         f"- Complete: {stats.status['complete'][200]} × 200, {stats.status['complete'][409]} × 409, "

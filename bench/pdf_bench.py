@@ -67,7 +67,7 @@ def main() -> None:
 
     from workflows.models import HumanTask
     from workflows import clock
-    from workflows.engine import Actor
+    from workflows.actor import Actor
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}", "TESTING": True})
     with app.app_context(), app.test_request_context():

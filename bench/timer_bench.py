@@ -46,7 +46,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 from benchlib import (DEFAULT_DATABASE_URL, bench_engine, drop_schema, machine_info, machine_lines,  # noqa: E402
                       settle, summary_ms, write_section)
 from workflows import clock  # noqa: E402
-from workflows.engine import Actor, Engine  # noqa: E402
+from workflows.actor import Actor  # noqa: E402
+from workflows.engine import Engine  # noqa: E402
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, Timer  # noqa: E402
 
 SECTION = "timer_bench"

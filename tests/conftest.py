@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from workflows import clock
-from workflows.engine import Actor, Engine
+from workflows.actor import Actor
+from workflows.engine import Engine
 from workflows.models import Base
 
 FIXTURES = Path(__file__).parent / "fixtures"

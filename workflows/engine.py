@@ -7,8 +7,6 @@ instance's ``lock_version``: the loser gets ``Conflict`` and its transaction is 
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import Sequence, and_, bindparam, delete, false, func, insert, or_, select, union_all, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
@@ -28,16 +26,19 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock
+from .actor import SYSTEM, Actor
+from .cache import CachedWorkflow, WorkflowCache
 from .codec import StateCodec
 from .diagram import Diagram, UserTaskInfo, build_specs, check_diagram, content_hash
 from .errors import (Conflict, EngineError, Forbidden, InvalidDiagram, InvalidForm, NotFound, Problem,
                      ScriptFailed)
 from .models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 from .sandbox import SandboxScriptEngine, SandboxViolation
-from .statements import (Prebuilt, Step, delete_by_ids, first_outside_transaction, multi_row_insert, numbered,
-                         numbered_ids, run_batch)
+from .statements import Step, first_outside_transaction, numbered_ids
+from .writes import (DELETE_ASSIGNED_TASK, DELETE_CLAIMABLE_TASK, DELETE_TASKS, DELETE_TIMERS, INSERT_INSTANCE,
+                     INSTANCE_ROW, INSTANCE_STATE, LATEST_VERSION_ID, NEW_INSTANCE, TASK_TO_COMPLETE, PendingWrites,
+                     write_state_statement)
 
-SYSTEM = "system"
 # The instance whose steps run right now, for script functions the app supplies (e.g. a notification
 # that links to the instance's task page); None while a new instance runs its first steps.
 _running_instance: ContextVar[int | None] = ContextVar("huifang_running_instance", default=None)
@@ -45,18 +46,9 @@ _running_instance: ContextVar[int | None] = ContextVar("huifang_running_instance
 
 def running_instance_id() -> int | None:
     return _running_instance.get()
+
+
 RESERVED_DATA_KEYS = {"typename"}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting: a user name and the roles that user holds. The engine knows no more of users."""
-    username: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-
-    @classmethod
-    def system(cls) -> "Actor":
-        return cls(SYSTEM, frozenset())
 
 
 @dataclass
@@ -120,129 +112,7 @@ def default_script_functions() -> dict[str, Callable]:
 
 DESTROYED = "destroyed"  # an instance whose document was destroyed with its records (RET-14)
 
-
-@dataclass
-class _Cached:
-    """A workflow as committed at ``lock_version``, with what a step needs besides it: the ids of the
-    open-task and waiting-timer rows that mirror it, and the instance row's other columns."""
-    lock_version: int
-    workflow: Any
-    tasks: frozenset[str]
-    timers: frozenset[str]
-    version_id: int
-    business_key: str | None
-
-
-class _WorkflowCache:
-    """Recently used workflows keyed by instance id, each valid for one lock_version.
-
-    A cached workflow is taken out while an operation uses it, so two threads never share
-    one object; it goes back only after its new state was committed. The open tasks of the
-    cached workflows are indexed, so completing one finds its workflow without a query.
-    """
-
-    def __init__(self, size: int = 512):
-        self.size = size
-        self._items: OrderedDict[int, _Cached] = OrderedDict()
-        self._by_task: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def _pop(self, instance_id: int) -> _Cached | None:
-        item = self._items.pop(instance_id, None)
-        if item is not None:
-            for task_id in item.tasks:
-                if self._by_task.get(task_id) == instance_id:
-                    del self._by_task[task_id]
-        return item
-
-    def take(self, instance_id: int, lock_version: int) -> _Cached | None:
-        with self._lock:
-            item = self._pop(instance_id)
-        if item is not None and item.lock_version == lock_version:
-            return item
-        return None
-
-    def take_task(self, task_id: str) -> tuple[int, _Cached] | None:
-        """The cached workflow holding this open task, taken out; its lock_version may be stale
-        (another process may have changed the instance since), which the guarded UPDATE detects."""
-        with self._lock:
-            instance_id = self._by_task.get(task_id)
-            item = self._pop(instance_id) if instance_id is not None else None
-        return (instance_id, item) if item is not None else None
-
-    def put(self, instance_id: int, item: _Cached) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._pop(instance_id)
-            self._items[instance_id] = item
-            for task_id in item.tasks:
-                self._by_task[task_id] = instance_id
-            while len(self._items) > self.size:
-                self._pop(next(iter(self._items)))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._by_task.clear()
-
-
-# The statements of every step, built once and run on the DBAPI cursor of the session's connection
-# (see statements.py): the ORM's and the execution context's per-statement bookkeeping is skipped.
-_instances, _tasks, _timers, _events = (ProcessInstance.__table__, HumanTask.__table__, Timer.__table__,
-                                        EngineEvent.__table__)
-# The columns each new row of a step gives (wf_event ids come from the database).
-_ROW_COLUMNS = {
-    HumanTask: tuple(_tasks.c.keys()),
-    Timer: tuple(_timers.c.keys()),
-    EngineEvent: tuple(key for key in _events.c.keys() if key != "id"),
-}
-_INSERT = {model: multi_row_insert(model.__table__, columns) for model, columns in _ROW_COLUMNS.items()}
 _MAPPERS = {model: sa_inspect(model) for model in (ProcessInstance, HumanTask, Timer)}
-# A new instance's row; its id given (drawn from the sequence on PostgreSQL) or None (SQLite assigns one).
-_INSERT_INSTANCE = Prebuilt(insert(_instances).values(
-    {key: bindparam(key, type_=_instances.c[key].type) for key in (
-        "id", "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
-        "updated_at", "ended_at")}).returning(_instances.c.id))
-_INSTANCE_ROW = Prebuilt(select(_instances.c.id, _instances.c.version_id, _instances.c.lock_version,
-                                _instances.c.business_key, _instances.c.status)
-                         .where(_instances.c.id == bindparam("id")))
-_TASK_TO_COMPLETE = Prebuilt(
-    select(_tasks.c.id, _tasks.c.bpmn_id, _tasks.c.name, _tasks.c.role, _tasks.c.assignee, _tasks.c.form_key,
-           _instances.c.id.label("instance_id"), _instances.c.version_id, _instances.c.lock_version,
-           _instances.c.business_key, _instances.c.status)
-    .join_from(_tasks, _instances, _tasks.c.instance_id == _instances.c.id)
-    .where(_tasks.c.id == bindparam("id")))
-_STATE = Prebuilt(select(_instances.c.state, _instances.c.lock_version).where(_instances.c.id == bindparam("id")))
-_DELETE_TASKS, _DELETE_TIMERS = delete_by_ids(_tasks), delete_by_ids(_timers)
-# The completed task's row, if nobody else claimed it meanwhile: unclaimed or the actor's own (the actor
-# holds the task's role), or assigned to the actor.
-_DELETE_CLAIMABLE_TASK = Prebuilt(delete(_tasks).where(
-    _tasks.c.id == bindparam("id"), or_(_tasks.c.assignee.is_(None), _tasks.c.assignee == bindparam("user"))))
-_DELETE_ASSIGNED_TASK = Prebuilt(delete(_tasks).where(_tasks.c.id == bindparam("id"),
-                                                      _tasks.c.assignee == bindparam("user")))
-_LATEST_VERSION_ID = Prebuilt(
-    select(ProcessVersion.__table__.c.id).join_from(ProcessVersion.__table__, ProcessModel.__table__)
-    .where(ProcessModel.__table__.c.key == bindparam("key"))
-    .order_by(ProcessVersion.__table__.c.number.desc()).limit(1))
-# Where the database has sequences: the new instance's id and the model's latest version, in one read.
-_NEW_INSTANCE = Prebuilt(select(Sequence(f"{_instances.name}_id_seq").next_value().label("id"),
-                                _LATEST_VERSION_ID.statement.scalar_subquery().label("version_id")))
-
-
-def _write_state_statement(columns: frozenset[str]) -> Prebuilt:
-    """The guarded UPDATE of an instance's document, setting these columns besides state/lock_version/updated_at;
-    the WHERE parameters are named apart from them."""
-    statement = _WRITE_STATE.get(columns)
-    if statement is None:
-        names = ("state", "lock_version", "updated_at", *sorted(columns))
-        statement = _WRITE_STATE[columns] = Prebuilt(
-            update(_instances).where(_instances.c.id == bindparam("_id"), _instances.c.lock_version == bindparam("_old"))
-            .values({name: bindparam(name, type_=_instances.c[name].type) for name in names}))
-    return statement
-
-
-_WRITE_STATE: dict[frozenset[str], Prebuilt] = {}
 
 
 @dataclass
@@ -254,54 +124,6 @@ class _InstanceRow:
     lock_version: int
     business_key: str | None
     status: str
-
-
-class _PendingWrites:
-    """The writes of the running operation, sent together: the instance UPDATE and the DELETEs of
-    finished task and timer rows (each with the rowcount it must have), then the new task, timer and
-    event rows as one multi-row INSERT per table. On PostgreSQL they go in one round trip (pipeline);
-    the server still runs them in this order, so the instance row is locked before any task row."""
-
-    ORDER = (HumanTask, Timer, EngineEvent)
-    CHUNK = 100  # rows per INSERT: bounds the statements built per count and their parameters
-
-    def __init__(self):
-        self._statements: list[Step] = []
-        self._rows: list[tuple[type, dict]] = []
-        self.updated: set[int] = set()  # instances whose UPDATE was queued
-
-    def add(self, model, **values) -> None:
-        self._rows.append((model, values))
-
-    def statement(self, step: Step) -> None:
-        self._statements.append(step)
-
-    def mark(self) -> tuple[int, int]:
-        return len(self._statements), len(self._rows)
-
-    def discard_after(self, mark: tuple[int, int]) -> None:
-        del self._statements[mark[0]:]
-        del self._rows[mark[1]:]
-
-    def clear(self) -> None:
-        self._statements.clear()
-        self._rows.clear()
-        self.updated.clear()
-
-    def write(self, session: Session, mark: tuple[int, int] = (0, 0), commit: bool = False) -> None:
-        """Send what was added after ``mark`` (everything by default); raises the first rowcount mismatch.
-        ``commit``: the session's commit follows and has nothing else to send (see run_batch)."""
-        steps = self._statements[mark[0]:]
-        rows = self._rows[mark[1]:]
-        self.discard_after(mark)
-        for model in self.ORDER:
-            of_model = [values for kind, values in rows if kind is model]
-            columns = _ROW_COLUMNS[model]
-            for first in range(0, len(of_model), self.CHUNK):
-                chunk = of_model[first:first + self.CHUNK]
-                steps.append(Step(_INSERT[model][len(chunk)], numbered(chunk, columns)))
-        if steps:
-            run_batch(session.connection(), steps, commit)
 
 
 # How an event's detail is stored: ``sealer(session, kind, instance_id, detail) -> detail``. The app supplies
@@ -319,8 +141,8 @@ class Engine:
         self.script_engine = SandboxScriptEngine(functions)
         self.codec = StateCodec()
         self._versions: dict[int, LoadedVersion] = {}
-        self._workflows = _WorkflowCache(cache_size)
-        self._writes = _PendingWrites()
+        self._workflows = WorkflowCache(cache_size)
+        self._writes = PendingWrites()
 
     # ------------------------------------------------------------------ transactions
     def _send(self, mark: tuple[int, int] = (0, 0), commit: bool = False) -> None:
@@ -491,10 +313,10 @@ class Engine:
         connection = self.session.connection()
         instance_id = latest = None
         if connection.dialect.supports_sequences:
-            row = first_outside_transaction(connection, _NEW_INSTANCE, {"key": model_key})
+            row = first_outside_transaction(connection, NEW_INSTANCE, {"key": model_key})
             instance_id, latest = row.id, row.version_id
         elif version_id is None:
-            row = _LATEST_VERSION_ID.first(connection, {"key": model_key})
+            row = LATEST_VERSION_ID.first(connection, {"key": model_key})
             latest = row.id if row else None
         version_id = version_id or latest
         if version_id is None:
@@ -535,9 +357,9 @@ class Engine:
                    "state": self.codec.dumps(workflow), "lock_version": 1, "started_by": actor.username,
                    "started_at": now, "updated_at": now, "ended_at": now if status == "completed" else None}
             if instance_id is None:  # the database assigns the id: needed now, for the rows that point at it
-                instance_id = _INSERT_INSTANCE.first(self.session.connection(), row).id
+                instance_id = INSERT_INSTANCE.first(self.session.connection(), row).id
             else:  # goes with the step's other writes, first
-                self._writes.statement(Step(_INSERT_INSTANCE, row))
+                self._writes.statement(Step(INSERT_INSTANCE, row))
             instance = _InstanceRow(instance_id, version.id, 1, business_key, status)
             self._event("instance_started", actor, instance_id=instance_id, version_id=version.id,
                         process=version.process_key, number=version.number, business_key=business_key)
@@ -590,7 +412,7 @@ class Engine:
         return instance
 
     def _instance_row(self, instance_id: int) -> _InstanceRow:
-        row = _INSTANCE_ROW.first(self.session.connection(), {"id": instance_id})
+        row = INSTANCE_ROW.first(self.session.connection(), {"id": instance_id})
         if row is None:
             raise NotFound(f"process instance {instance_id} does not exist")
         return _InstanceRow(*row)
@@ -605,13 +427,13 @@ class Engine:
             self.session.add(instance)
         return instance
 
-    def _workflow(self, instance, version: LoadedVersion) -> _Cached:
+    def _workflow(self, instance, version: LoadedVersion) -> CachedWorkflow:
         """The instance's workflow with the ids of its open-task and timer rows: from the cache when it
         holds this lock_version, else restored from the row (document and lock_version read together,
         so they always match)."""
         cached = self._workflows.take(instance.id, instance.lock_version)
         if cached is None:
-            row = _STATE.first(self.session.connection(), {"id": instance.id})
+            row = INSTANCE_STATE.first(self.session.connection(), {"id": instance.id})
             if row is None:
                 raise NotFound(f"process instance {instance.id} does not exist")
             state, instance.lock_version = row
@@ -620,13 +442,13 @@ class Engine:
             # Every committed step leaves the rows equal to the workflow's ready user tasks and
             # waiting timers, so their ids are read from the workflow instead of queried.
             ready, waiting = _open_rows(workflow, version)
-            cached = _Cached(instance.lock_version, workflow, frozenset(ready), frozenset(waiting),
+            cached = CachedWorkflow(instance.lock_version, workflow, frozenset(ready), frozenset(waiting),
                              instance.version_id, instance.business_key)
         return cached
 
     def _cache(self, instance, workflow, rows: tuple[frozenset[str], frozenset[str]]) -> None:
         """Keep a workflow whose state was committed at the instance's lock_version."""
-        self._workflows.put(instance.id, _Cached(instance.lock_version, workflow, rows[0], rows[1],
+        self._workflows.put(instance.id, CachedWorkflow(instance.lock_version, workflow, rows[0], rows[1],
                                                  instance.version_id, instance.business_key))
 
     def workflow_data(self, instance_id: int) -> dict:
@@ -741,7 +563,7 @@ class Engine:
                 instance = self._complete_cached(task_id, actor, data, *hit)
                 if instance is not None:
                     return instance
-        task_row = _TASK_TO_COMPLETE.first(self.session.connection(), {"id": task_id})
+        task_row = TASK_TO_COMPLETE.first(self.session.connection(), {"id": task_id})
         if task_row is None:
             done = self.session.scalar(select(EngineEvent).where(
                 EngineEvent.kind == "task_completed", EngineEvent.task_id == task_id).limit(1))
@@ -779,7 +601,7 @@ class Engine:
             return False
         return not (session.new or session.dirty or session.deleted)
 
-    def _complete_cached(self, task_id: str, actor: Actor, data: dict, instance_id: int, cached: _Cached
+    def _complete_cached(self, task_id: str, actor: Actor, data: dict, instance_id: int, cached: CachedWorkflow
                          ) -> ProcessInstance | None:
         """Complete a task of a cached workflow without reading the task and instance rows.
 
@@ -818,10 +640,10 @@ class Engine:
     def _finish_task(self, task_id: str, actor: Actor, claimable: bool, mismatch) -> Step:
         """The DELETE of the completed task's row, which also checks that nobody else claimed it:
         an unclaimed task (the actor holds its role) or one assigned to the actor."""
-        statement = _DELETE_CLAIMABLE_TASK if claimable else _DELETE_ASSIGNED_TASK
+        statement = DELETE_CLAIMABLE_TASK if claimable else DELETE_ASSIGNED_TASK
         return Step(statement, {"id": task_id, "user": actor.username}, expect=1, mismatch=mismatch)
 
-    def _run_task(self, instance: _InstanceRow, cached: _Cached, version: LoadedVersion, task, name: str,
+    def _run_task(self, instance: _InstanceRow, cached: CachedWorkflow, version: LoadedVersion, task, name: str,
                   actor: Actor, data: dict, finished: Step) -> tuple[frozenset[str], frozenset[str]]:
         """Complete the user task in the workflow, run what follows and queue the step's writes."""
         task.data.update(data)
@@ -947,7 +769,7 @@ class Engine:
         # Sent with the step's other writes; a mismatch raises there and the caller rolls back (the whole
         # operation, or its savepoint).
         self._writes.statement(Step(
-            _write_state_statement(frozenset(values)),
+            write_state_statement(frozenset(values)),
             {"_id": instance_id, "_old": old, "state": state, "lock_version": old + 1, "updated_at": now, **values},
             expect=1, mismatch=lambda: Conflict(f"instance {instance_id} was changed by someone else; "
                                                 "reload and try again")))
@@ -983,7 +805,7 @@ class Engine:
             # change of the instance: a row already gone means someone else finished it first.
             instance_id = instance.id
             self._writes.statement(Step(
-                _DELETE_TASKS[len(gone)], numbered_ids(gone), expect=len(gone),
+                DELETE_TASKS[len(gone)], numbered_ids(gone), expect=len(gone),
                 mismatch=lambda: Conflict(f"instance {instance_id}: a task was completed by someone else")))
             self._forget(HumanTask, gone)
         for tid, task in ready.items():
@@ -991,7 +813,7 @@ class Engine:
                 self._add_human_task(instance, task, version, now)
         stale = [tid for tid in existing_timers if tid not in waiting]
         if stale:
-            self._writes.statement(Step(_DELETE_TIMERS[len(stale)], numbered_ids(stale)))
+            self._writes.statement(Step(DELETE_TIMERS[len(stale)], numbered_ids(stale)))
             self._forget(Timer, stale)
         for tid, (task, fire_at) in waiting.items():
             if tid not in existing_timers:
@@ -1107,41 +929,3 @@ def _jsonable(value):
         return value
     return str(value)
 
-
-def open_task_branches(actor: Actor, scope: str, process: str | None):
-    """One condition per index path: my assigned tasks, and each of my roles' unclaimed tasks.
-
-    An OR across them makes PostgreSQL scan and sort every visible row; separate branches each read
-    the first rows of an index in due order (see bench/inbox_bench.py)."""
-    branches = []
-    if scope in ("mine", "all"):
-        branches.append(HumanTask.assignee == actor.username)
-    if scope in ("roles", "all"):
-        branches += [and_(HumanTask.assignee.is_(None), HumanTask.role == role) for role in sorted(actor.roles)]
-    if process:
-        branches = [and_(branch, HumanTask.process_key == process) for branch in branches]
-    return branches
-
-
-def _inbox_order(columns):
-    return (columns.due_at.asc().nulls_last(), columns.created_at, columns.id)
-
-
-def open_tasks_query(actor: Actor, scope: str = "all", limit: int = 50, offset: int = 0, process: str | None = None):
-    """One page of the open tasks an actor sees: 'mine' (assigned to me), 'roles' (unclaimed, for my
-    roles) or 'all', soonest due first."""
-    branches = open_task_branches(actor, scope, process)
-    if not branches:
-        return select(HumanTask).where(false())
-    window = limit + offset
-    parts = [select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(branch)
-             .order_by(*_inbox_order(HumanTask)).limit(window).subquery() for branch in branches]
-    candidates = union_all(*[select(part.c.id, part.c.due_at, part.c.created_at) for part in parts]).subquery()
-    page = select(candidates.c.id).order_by(*_inbox_order(candidates.c)).limit(limit).offset(offset).subquery()
-    return select(HumanTask).join(page, HumanTask.id == page.c.id).order_by(*_inbox_order(HumanTask))
-
-
-def count_open_tasks(session: Session, actor: Actor, scope: str = "all", process: str | None = None) -> int:
-    """How many open tasks the actor sees; the branches are disjoint, so their counts add up."""
-    return sum(session.scalar(select(func.count()).select_from(HumanTask).where(branch))
-               for branch in open_task_branches(actor, scope, process))

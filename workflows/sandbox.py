@@ -8,7 +8,6 @@ was refused. The functions a script may call are passed in explicitly.
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from functools import lru_cache
 from typing import Any, Mapping

@@ -11,8 +11,8 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
-from workflows.engine import count_open_tasks, open_tasks_query
 from workflows.errors import Conflict, InvalidDiagram, InvalidInput, NotFound, Problem
+from workflows.inbox import count_open_tasks, open_tasks_query
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db

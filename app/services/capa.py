@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 
 from ..extensions import db

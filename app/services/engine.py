@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import current_app
 
-from workflows.engine import Actor, Engine
+from workflows.actor import Actor
+from workflows.engine import Engine
 
 from ..extensions import db
 

@@ -9,7 +9,7 @@ every decision is in the audit trail.
 from __future__ import annotations
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 
 from ..extensions import db

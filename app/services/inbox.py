@@ -10,8 +10,9 @@ from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
 from workflows import clock
-from workflows.engine import Actor, count_open_tasks, open_task_branches, open_tasks_query
+from workflows.actor import Actor
 from workflows.errors import Forbidden, InvalidInput, Problem
+from workflows.inbox import count_open_tasks, open_task_branches, open_tasks_query
 from workflows.models import HumanTask
 
 from ..extensions import db

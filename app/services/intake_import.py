@@ -17,7 +17,7 @@ from workflows.errors import Problem
 
 from ..extensions import db
 from ..models.intake import CATEGORIES, SEVERITIES, Project, WorkOrder
-from .intake import _clean, announce, find_project, parse_datetime, resolve_household, route
+from .intake import _clean, announce, parse_datetime, resolve_household, route
 from ..models.intake import ServiceEvent
 
 # Column header (English or as Chinese staff write them) → field.

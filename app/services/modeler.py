@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 
 from workflows import clock
 from workflows import migration as migrations
+from workflows.actor import Actor
 from workflows.diagram import inspect_diagram, parse_xml
-from workflows.engine import Actor
 from workflows.errors import InvalidDiagram, InvalidInput, NotFound, Problem
 from workflows.models import ProcessInstance, ProcessModel, ProcessVersion
 from workflows.versions import diagram_diff

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict
 
 from ..extensions import db

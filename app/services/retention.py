@@ -283,7 +283,7 @@ _FILING_LOCK = 0x46494C45  # pg_advisory_xact_lock key: workers take turns start
 def start_due_filings() -> list[str]:
     """Every project gets one filing task per period of its profile's filing rule, due at the profile's
     deadline; ``flask huifang worker`` calls this each sweep (idempotent: one task per project and period)."""
-    from workflows.engine import Actor
+    from workflows.actor import Actor
     from workflows.models import ProcessInstance
     from workflows.policy.calendar import period_bounds
     from workflows.policy.rules import filing_due

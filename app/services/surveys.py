@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from workflows.policy.profiles import PolicyError
 from workflows.policy.reporting import parse_period

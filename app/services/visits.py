@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflows import clock
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 
 from .. import signals

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from tests.conftest import ADMIN, AGENT
 from tests.engine.diagrams import events, task_of
-from workflows.engine import Actor, Engine
+from workflows.actor import Actor
+from workflows.engine import Engine
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.models import HumanTask, ProcessInstance
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import load_fixture
 from tests.engine.diagrams import caller, count, events, gateway, no_tasks, scripted
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import InvalidDiagram
 from workflows.models import EngineEvent, ProcessModel, ProcessVersion
 

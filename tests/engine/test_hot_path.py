@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from tests.conftest import ADMIN, AGENT, SUPERVISOR, load_fixture
 from tests.engine.diagrams import (Statements, called_visit, caller, count, events, open_tasks, parallel, scripted,
                                    snapshot, task_of)
-from workflows.engine import Actor, Engine, _Cached, _open_rows, _WorkflowCache
+from workflows.actor import Actor
+from workflows.cache import CachedWorkflow, WorkflowCache
+from workflows.engine import Engine, _open_rows
 from workflows.errors import Conflict, Forbidden, InvalidForm, ScriptFailed
 from workflows.models import EngineEvent, HumanTask, ProcessInstance
 
@@ -329,9 +331,9 @@ def test_one_pass_finds_the_tasks_the_tree_walk_finds(engine, session, session_f
 
 
 def test_cache_index_follows_its_entries():
-    cache = _WorkflowCache(size=2)
+    cache = WorkflowCache(size=2)
     def entry(tasks, lock_version=1):
-        return _Cached(lock_version, object(), frozenset(tasks), frozenset(), 1, None)
+        return CachedWorkflow(lock_version, object(), frozenset(tasks), frozenset(), 1, None)
 
     cache.put(1, entry({"t1", "t2"}))
     cache.put(2, entry({"t3"}))
@@ -347,6 +349,6 @@ def test_cache_index_follows_its_entries():
     cache.put(4, entry({"t6"}))
     cache.put(4, entry({"t7"}, lock_version=2))  # replacing an entry drops the old task ids
     assert cache.take_task("t6") is None and cache.take_task("t7")[0] == 4
-    nothing = _WorkflowCache(size=0)
+    nothing = WorkflowCache(size=0)
     nothing.put(1, entry({"t1"}))
     assert nothing.take_task("t1") is None and nothing.take(1, 1) is None

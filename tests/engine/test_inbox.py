@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from workflows.engine import Actor, count_open_tasks, open_tasks_query
+from workflows.actor import Actor
+from workflows.inbox import count_open_tasks, open_tasks_query
 from workflows.models import HumanTask, ProcessInstance, ProcessModel, ProcessVersion
 
 ROLES = ["Agent", "Supervisor", "Manager", "VP"]

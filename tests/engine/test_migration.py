@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import AGENT, load_fixture
 from workflows import migration
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, Timer
 from workflows.versions import diagram_diff
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from tests.conftest import ADMIN, AGENT, SUPERVISOR, load_fixture
 from tests.engine.diagrams import count, events, open_tasks, snapshot, task_of
-from workflows.engine import Actor, Engine
+from workflows.actor import Actor
+from workflows.engine import Engine
 from workflows.errors import Conflict, Forbidden, InvalidForm, NotFound
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, Timer
 

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import ADMIN, AGENT, load_fixture
 from tests.engine.diagrams import events, open_tasks, scripted, snapshot, task_of
 from workflows import diagram as diagram_module
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.errors import InvalidDiagram, ScriptFailed
 from workflows.sandbox import SandboxScriptEngine
 from SpiffWorkflow.bpmn import BpmnWorkflow

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import ADMIN
 from tests.engine.diagrams import Statements
-from workflows.engine import _DELETE_TASKS, _DELETE_TIMERS, _INSERT, _ROW_COLUMNS
 from workflows.models import EngineEvent, HumanTask, Timer
 from workflows.statements import Step, numbered, numbered_ids, run_batch
+from workflows.writes import DELETE_TASKS, DELETE_TIMERS, INSERT_ROWS, ROW_COLUMNS
 
 NOW = datetime(2024, 3, 4, 1, 0, tzinfo=timezone.utc)
 
@@ -37,11 +37,11 @@ def _task(task_id: str) -> dict:
 
 
 def _insert(model, rows: list[dict]) -> Step:
-    return Step(_INSERT[model][len(rows)], numbered(rows, _ROW_COLUMNS[model]))
+    return Step(INSERT_ROWS[model][len(rows)], numbered(rows, ROW_COLUMNS[model]))
 
 
 def _delete_tasks(ids: list[str], expect: int | None = None) -> Step:
-    return Step(_DELETE_TASKS[len(ids)], numbered_ids(ids), expect=expect,
+    return Step(DELETE_TASKS[len(ids)], numbered_ids(ids), expect=expect,
                 mismatch=lambda: Mismatch(f"expected {expect} of {ids}"))
 
 
@@ -71,7 +71,7 @@ def test_a_batch_writes_in_order_and_checks_row_counts(connection, engine_db, ba
         watcher.during(lambda: run_batch(connection, [
             _delete_tasks(["t1", "t2"], expect=2),
             _insert(HumanTask, [_task("t3")]),
-            Step(_DELETE_TIMERS[1], numbered_ids(["none"])),
+            Step(DELETE_TIMERS[1], numbered_ids(["none"])),
             _insert(EngineEvent, [_event("completed", "t1"), _event("completed", "t2")]),
         ]))
     finally:
@@ -92,8 +92,8 @@ def test_a_row_count_mismatch_raises_the_steps_own_error(connection):
 
 def test_the_first_mismatch_wins(connection):
     """Two checks fail: the earlier step's mismatch is the one reported."""
-    first = Step(_DELETE_TASKS[1], numbered_ids(["a"]), expect=1, mismatch=lambda: Mismatch("first"))
-    second = Step(_DELETE_TASKS[1], numbered_ids(["b"]), expect=1, mismatch=lambda: Mismatch("second"))
+    first = Step(DELETE_TASKS[1], numbered_ids(["a"]), expect=1, mismatch=lambda: Mismatch("first"))
+    second = Step(DELETE_TASKS[1], numbered_ids(["b"]), expect=1, mismatch=lambda: Mismatch("second"))
     with pytest.raises(Mismatch, match="first"):
         run_batch(connection, [first, _insert(EngineEvent, [_event("x")]), second])
 
@@ -156,8 +156,8 @@ def test_a_row_count_mismatch_in_one_statement_writes_nothing(fresh, session_fac
     mismatch, and nothing of the statement stays; the connection goes on in its usual mode."""
     run_batch(fresh.connection(), [_insert(HumanTask, [_task("t1")])], commit=True)
     fresh.commit()
-    first = Step(_DELETE_TASKS[1], numbered_ids(["gone"]), expect=1, mismatch=lambda: Mismatch("first"))
-    second = Step(_DELETE_TASKS[2], numbered_ids(["t1", "t9"]), expect=2, mismatch=lambda: Mismatch("second"))
+    first = Step(DELETE_TASKS[1], numbered_ids(["gone"]), expect=1, mismatch=lambda: Mismatch("first"))
+    second = Step(DELETE_TASKS[2], numbered_ids(["t1", "t9"]), expect=2, mismatch=lambda: Mismatch("second"))
     with pytest.raises(Mismatch, match="second"):
         run_batch(fresh.connection(), [_insert(EngineEvent, [_event("x")]), second,
                                        _insert(HumanTask, [_task("t2")])], commit=True)
@@ -199,11 +199,11 @@ def test_with_a_transaction_open_a_batch_and_its_commit_stay_in_it(fresh, sessio
 
 
 def test_a_read_outside_a_transaction_leaves_none_open(fresh, backend):
-    from workflows.engine import _NEW_INSTANCE, _LATEST_VERSION_ID
     from workflows.statements import first_outside_transaction
+    from workflows.writes import LATEST_VERSION_ID, NEW_INSTANCE
 
     connection = fresh.connection()
-    statement = _NEW_INSTANCE if backend == "postgresql" else _LATEST_VERSION_ID
+    statement = NEW_INSTANCE if backend == "postgresql" else LATEST_VERSION_ID
     row = first_outside_transaction(connection, statement, {"key": "two_step"})
     assert row.version_id if backend == "postgresql" else row.id
     if backend == "postgresql":

@@ -14,7 +14,8 @@ from tests.conftest import ADMIN, AGENT, SUPERVISOR, _create_pg_database, _drop_
 from tests.engine.diagrams import count, events, open_tasks, task_of
 from tests.engine.timer_worker import sweep
 from workflows import clock
-from workflows.engine import Actor, Engine
+from workflows.actor import Actor
+from workflows.engine import Engine
 from workflows.models import Base, EngineEvent, HumanTask, ProcessInstance, Timer
 
 OWNER = Actor("owner", frozenset({"ProcessOwner"}))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tests.conftest import ADMIN, AGENT, load_fixture
 from tests.engine.diagrams import scripted, task_of
-from workflows.engine import Actor
+from workflows.actor import Actor
 from workflows.policy import load_profiles
 
 OWNER = Actor("owner", frozenset({"ProcessOwner"}))
