@@ -68,9 +68,11 @@ def _click_uncovered(page, element_id: str) -> None:
     from playwright.sync_api import Error
 
     shape = page.locator(f"g.djs-element[data-element-id={element_id}]")
+    shape.wait_for()
+    # A covered point fails its trial only at the timeout; a free one can still take a while on a busy machine.
     for x, y in ((18, 18), (7, 18), (29, 18), (18, 6), (18, 30), (9, 9), (27, 9), (9, 27), (27, 27)):
         try:
-            shape.click(position={"x": x, "y": y}, trial=True, timeout=300)
+            shape.click(position={"x": x, "y": y}, trial=True, timeout=1500)
         except Error:
             continue
         shape.click(position={"x": x, "y": y})
