@@ -443,13 +443,13 @@ class Engine:
             # waiting timers, so their ids are read from the workflow instead of queried.
             ready, waiting = _open_rows(workflow, version)
             cached = CachedWorkflow(instance.lock_version, workflow, frozenset(ready), frozenset(waiting),
-                             instance.version_id, instance.business_key)
+                                    instance.version_id, instance.business_key)
         return cached
 
     def _cache(self, instance, workflow, rows: tuple[frozenset[str], frozenset[str]]) -> None:
         """Keep a workflow whose state was committed at the instance's lock_version."""
         self._workflows.put(instance.id, CachedWorkflow(instance.lock_version, workflow, rows[0], rows[1],
-                                                 instance.version_id, instance.business_key))
+                                                        instance.version_id, instance.business_key))
 
     def workflow_data(self, instance_id: int) -> dict:
         """The instance's current data (read-only use: case pages, PDFs)."""

@@ -26,29 +26,30 @@ INSERT_INSTANCE = Prebuilt(insert(_instances).values(
         "id", "version_id", "business_key", "status", "state", "lock_version", "started_by", "started_at",
         "updated_at", "ended_at")}).returning(_instances.c.id))
 INSTANCE_ROW = Prebuilt(select(_instances.c.id, _instances.c.version_id, _instances.c.lock_version,
-                                _instances.c.business_key, _instances.c.status)
-                         .where(_instances.c.id == bindparam("id")))
+                               _instances.c.business_key, _instances.c.status)
+                        .where(_instances.c.id == bindparam("id")))
 TASK_TO_COMPLETE = Prebuilt(
     select(_tasks.c.id, _tasks.c.bpmn_id, _tasks.c.name, _tasks.c.role, _tasks.c.assignee, _tasks.c.form_key,
            _instances.c.id.label("instance_id"), _instances.c.version_id, _instances.c.lock_version,
            _instances.c.business_key, _instances.c.status)
     .join_from(_tasks, _instances, _tasks.c.instance_id == _instances.c.id)
     .where(_tasks.c.id == bindparam("id")))
-INSTANCE_STATE = Prebuilt(select(_instances.c.state, _instances.c.lock_version).where(_instances.c.id == bindparam("id")))
+INSTANCE_STATE = Prebuilt(select(_instances.c.state, _instances.c.lock_version)
+                          .where(_instances.c.id == bindparam("id")))
 DELETE_TASKS, DELETE_TIMERS = delete_by_ids(_tasks), delete_by_ids(_timers)
 # The completed task's row, if nobody else claimed it meanwhile: unclaimed or the actor's own (the actor
 # holds the task's role), or assigned to the actor.
 DELETE_CLAIMABLE_TASK = Prebuilt(delete(_tasks).where(
     _tasks.c.id == bindparam("id"), or_(_tasks.c.assignee.is_(None), _tasks.c.assignee == bindparam("user"))))
 DELETE_ASSIGNED_TASK = Prebuilt(delete(_tasks).where(_tasks.c.id == bindparam("id"),
-                                                      _tasks.c.assignee == bindparam("user")))
+                                                     _tasks.c.assignee == bindparam("user")))
 LATEST_VERSION_ID = Prebuilt(
     select(ProcessVersion.__table__.c.id).join_from(ProcessVersion.__table__, ProcessModel.__table__)
     .where(ProcessModel.__table__.c.key == bindparam("key"))
     .order_by(ProcessVersion.__table__.c.number.desc()).limit(1))
 # Where the database has sequences: the new instance's id and the model's latest version, in one read.
 NEW_INSTANCE = Prebuilt(select(Sequence(f"{_instances.name}_id_seq").next_value().label("id"),
-                                LATEST_VERSION_ID.statement.scalar_subquery().label("version_id")))
+                               LATEST_VERSION_ID.statement.scalar_subquery().label("version_id")))
 
 
 def write_state_statement(columns: frozenset[str]) -> Prebuilt:
@@ -64,7 +65,6 @@ def write_state_statement(columns: frozenset[str]) -> Prebuilt:
 
 
 _WRITE_STATE: dict[frozenset[str], Prebuilt] = {}
-
 
 
 class PendingWrites:
