@@ -177,8 +177,12 @@ class Engine:
     def _writes_are_all(self) -> bool:
         """Whether the queued writes are all the session's commit would send: no pending ORM changes (a
         script's notification) and nobody listening to write at commit. Then they may go with the COMMIT."""
-        session = self.session() if isinstance(self.session, scoped_session) else self.session
-        return not (session.new or session.dirty or session.deleted or session.dispatch.before_commit)
+        session = self._plain_session()
+        return not (_has_pending_changes(session) or session.dispatch.before_commit)
+
+    def _plain_session(self) -> Session:
+        """The Session itself, also when the engine was given a scoped_session (the app's)."""
+        return self.session() if isinstance(self.session, scoped_session) else self.session
 
     def _rollback(self) -> None:
         self._writes.clear()
@@ -593,13 +597,13 @@ class Engine:
     def _may_start_over(self) -> bool:
         """Whether rolling back would undo nothing of the caller's: the session has no transaction, or
         one that has sent nothing yet (no connection taken) and holds no pending changes."""
-        session = self.session() if isinstance(self.session, scoped_session) else self.session
+        session = self._plain_session()
         transaction = session.get_transaction()
         if transaction is None:
             return True
         if transaction.nested or transaction.parent is not None or getattr(transaction, "_connections", True):
             return False
-        return not (session.new or session.dirty or session.deleted)
+        return not _has_pending_changes(session)
 
     def _complete_cached(self, task_id: str, actor: Actor, data: dict, instance_id: int, cached: CachedWorkflow
                          ) -> ProcessInstance | None:
@@ -896,6 +900,10 @@ def _reachable(subprocess, top) -> bool:
             return False
         subprocess = parent
     return True
+
+
+def _has_pending_changes(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
 
 
 def _is_transient(err: DBAPIError) -> bool:

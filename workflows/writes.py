@@ -59,7 +59,8 @@ def write_state_statement(columns: frozenset[str]) -> Prebuilt:
     if statement is None:
         names = ("state", "lock_version", "updated_at", *sorted(columns))
         statement = _WRITE_STATE[columns] = Prebuilt(
-            update(_instances).where(_instances.c.id == bindparam("_id"), _instances.c.lock_version == bindparam("_old"))
+            update(_instances)
+            .where(_instances.c.id == bindparam("_id"), _instances.c.lock_version == bindparam("_old"))
             .values({name: bindparam(name, type_=_instances.c[name].type) for name in names}))
     return statement
 
@@ -70,8 +71,9 @@ _WRITE_STATE: dict[frozenset[str], Prebuilt] = {}
 class PendingWrites:
     """The writes of the running operation, sent together: the instance UPDATE and the DELETEs of
     finished task and timer rows (each with the rowcount it must have), then the new task, timer and
-    event rows as one multi-row INSERT per table. On PostgreSQL they go in one round trip (pipeline);
-    the server still runs them in this order, so the instance row is locked before any task row."""
+    event rows as one multi-row INSERT per table. On PostgreSQL they go in one round trip: one statement
+    when they are the whole transaction, else a pipeline (see statements.run_batch); the server runs them in
+    this order, so the instance row is locked before any task row."""
 
     ORDER = (HumanTask, Timer, EngineEvent)
     CHUNK = 100  # rows per INSERT: bounds the statements built per count and their parameters

@@ -111,17 +111,21 @@ def test_a_session_inside_a_transaction_reads_the_rows(engine, deploy, session, 
     assert any("FROM WF_HUMAN_TASK JOIN WF_PROCESS_INSTANCE" in s for s in statements.reads())
 
 
-def test_a_callers_own_writes_are_kept_when_the_cache_is_stale(engine, session, session_factory):
+@pytest.mark.parametrize("flushed", [True, False], ids=["sent", "pending"])
+def test_a_callers_own_writes_are_kept_when_the_cache_is_stale(engine, session, session_factory, flushed):
     """A caller's transaction is never rolled back to retry: here the cached workflow is stale (another
-    engine completed the parallel task), the caller has written in the same transaction, and both the
-    completion and the caller's row commit."""
+    engine completed the parallel task), the caller has written in the same transaction (sent, or still
+    pending in the session), and both the completion and the caller's row commit."""
     _deploy(engine, "parallel", parallel())
     instance = engine.start("parallel", ADMIN)
     ids = _open_ids(session_factory, instance.id)
     with session_factory() as other_session:
         Engine(other_session).complete(ids["visit_a"], OTHER_AGENT, {"result": "satisfied"})
-    session.add(EngineEvent(at=instance.started_at, actor="caller", kind="note", detail={}))
-    session.flush()
+    started_at = instance.started_at
+    session.commit()  # no transaction open: only the caller's row below can make one
+    session.add(EngineEvent(at=started_at, actor="caller", kind="note", detail={}))
+    if flushed:
+        session.flush()
     engine.complete(ids["visit_b"], AGENT, {"result": "unsatisfied"})
     with session_factory() as check:
         assert count(check, EngineEvent, EngineEvent.kind == "note") == 1

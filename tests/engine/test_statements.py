@@ -64,19 +64,24 @@ def _kinds(connection) -> list[str]:
     return list(connection.execute(select(EngineEvent.kind).order_by(EngineEvent.id)).scalars())
 
 
-def test_a_batch_writes_in_order_and_checks_row_counts(connection, engine_db, backend):
-    run_batch(connection, [_insert(HumanTask, [_task("t1"), _task("t2")]), _insert(EngineEvent, [_event("created")])])
+def _verbs_sent(engine_db, call) -> list[str]:
+    """The first word of each statement ``call`` sends."""
     watcher = Statements(engine_db)
     try:
-        watcher.during(lambda: run_batch(connection, [
-            _delete_tasks(["t1", "t2"], expect=2),
-            _insert(HumanTask, [_task("t3")]),
-            Step(DELETE_TIMERS[1], numbered_ids(["none"])),
-            _insert(EngineEvent, [_event("completed", "t1"), _event("completed", "t2")]),
-        ]))
+        watcher.during(call)
     finally:
         watcher.close()
-    assert [s.split()[0] for s in watcher.sent] == ["DELETE", "INSERT", "DELETE", "INSERT"]
+    return [s.split()[0] for s in watcher.sent]
+
+
+def test_a_batch_writes_in_order_and_checks_row_counts(connection, engine_db, backend):
+    run_batch(connection, [_insert(HumanTask, [_task("t1"), _task("t2")]), _insert(EngineEvent, [_event("created")])])
+    assert _verbs_sent(engine_db, lambda: run_batch(connection, [
+        _delete_tasks(["t1", "t2"], expect=2),
+        _insert(HumanTask, [_task("t3")]),
+        Step(DELETE_TIMERS[1], numbered_ids(["none"])),
+        _insert(EngineEvent, [_event("completed", "t1"), _event("completed", "t2")]),
+    ])) == ["DELETE", "INSERT", "DELETE", "INSERT"]
     assert sorted(connection.execute(select(HumanTask.id)).scalars()) == ["t3"]
     assert _kinds(connection) == ["created", "completed", "completed"]
     detail = connection.execute(select(EngineEvent.detail).order_by(EngineEvent.id.desc()).limit(1)).scalar()
@@ -186,13 +191,9 @@ def test_a_failing_statement_sent_with_its_commit_is_sqlalchemys_error(fresh, se
 def test_with_a_transaction_open_a_batch_and_its_commit_stay_in_it(fresh, session_factory, engine_db):
     """Something was sent already: the batch joins that transaction, which the caller commits or rolls back."""
     fresh.execute(select(HumanTask.id)).all()
-    watcher = Statements(engine_db)
-    try:
-        watcher.during(lambda: run_batch(fresh.connection(), [
-            _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True))
-    finally:
-        watcher.close()
-    assert [s.split()[0] for s in watcher.sent] == ["INSERT", "INSERT"]
+    assert _verbs_sent(engine_db, lambda: run_batch(fresh.connection(), [
+        _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True)
+    ) == ["INSERT", "INSERT"]
     assert _committed(session_factory) == ([], [])
     fresh.rollback()
     assert _committed(session_factory) == ([], [])
@@ -219,13 +220,9 @@ def test_a_connection_with_its_own_isolation_level_keeps_its_transaction(fresh, 
     """One statement in autocommit mode would run at the server's default level: a connection asked for another
     one keeps BEGIN (with that level) and the caller's COMMIT."""
     connection = fresh.connection(execution_options={"isolation_level": "SERIALIZABLE"})
-    watcher = Statements(engine_db)
-    try:
-        watcher.during(lambda: run_batch(connection, [
-            _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True))
-    finally:
-        watcher.close()
-    assert [s.split()[0] for s in watcher.sent] == ["INSERT", "INSERT"]
+    assert _verbs_sent(engine_db, lambda: run_batch(connection, [
+        _insert(HumanTask, [_task("t1")]), _insert(EngineEvent, [_event("created")])], commit=True)
+    ) == ["INSERT", "INSERT"]
     assert _committed(session_factory) == ([], [])
     fresh.commit()
     assert _committed(session_factory) == (["t1"], ["created"])
