@@ -19,8 +19,8 @@ each with a small JSON Schema form from bench/forms/), run to the end many times
      row, as a process that did not do the previous step would (another gunicorn worker).
 (d)  the database floor: the statements the Engine sends for a start and a cached step (one statement
      per step: guarded UPDATE, DELETE, INSERT task, INSERT events and the row count checks) through
-     plain psycopg with real-size documents and no SpiffWorkflow at all, unprepared as the Engine's
-     are; d/b is the best c/b this machine allows with those statements.
+     plain psycopg with real-size documents and no SpiffWorkflow at all, prepared as the Engine's
+     are (workflows/connections.py); d/b is the best c/b this machine allows with those statements.
 (d') the same, with the client busy between two statements for as long as (c) spends on CPU per step
      (a spin, not counted): how long the same statements wait when the database has been idle meanwhile,
      as it is for (c).
@@ -198,9 +198,8 @@ def sql_floor(db, instances: int, busy: float = 0.0) -> dict:
     try:
         connection = raw.driver_connection
         connection.autocommit = True
-        # Unprepared, as the Engine's statements are: psycopg prepares a statement after its fifth use but drops
-        # them all at every ROLLBACK, and each read-only request (and the bench's lookup) ends with one.
-        connection.prepare_threshold = None
+        # Prepared at first use, as the Engine's are on its connections of their own (workflows/connections.py).
+        connection.prepare_threshold = 0
         cur = connection.cursor()
         spent = spent_cpu = 0.0  # the busy time, taken out of the totals
 
@@ -346,7 +345,7 @@ PHASES = [
     ("SpiffWorkflow: run the task and the engine steps", "workflows.engine", "Engine._run_engine_steps"),
     ("form validation (jsonschema)", "workflows.engine", "Engine._form_problems"),
     ("state document (StateCodec.dumps)", "workflows.codec", "StateCodec.dumps"),
-    ("SQL: the step's statement through psycopg (its own transaction, row counts checked by the server)",
+    ("SQL: the step's statement through psycopg (its own transaction, prepared, row counts checked by the server)",
      "workflows.writes", "run_batch"),
     ("SQLAlchemy session: begin (connection from the pool) and commit (bookkeeping; COMMIT went with the statement)",
      "sqlalchemy.orm", "Session.connection"),
@@ -502,7 +501,7 @@ def report(args, info, raw, spiff, codec, cached, uncached, floor, busy_floor, s
         f"- Waiting for PostgreSQL, ms per completion (wall minus client CPU): (c) "
         f"{(cached['seconds'] - cached['cpu']) * 1000 / cached['completions']:.2f}, (d) "
         f"{(floor['seconds'] - floor['cpu']) * 1000 / floor['completions']:.2f}, (d') "
-        f"{(busy_floor['seconds'] - busy_floor['cpu']) * 1000 / busy_floor['completions']:.2f} (all unprepared)",
+        f"{(busy_floor['seconds'] - busy_floor['cpu']) * 1000 / busy_floor['completions']:.2f}",
         f"- Per round: c/b {', '.join(f'{x:.2f}' for x in round_cb)}; c'/b {', '.join(f'{x:.2f}' for x in round_c0b)}; "
         f"completions/s (b) {', '.join(f'{x:.0f}' for x in spiff['round_rates'])}, "
         f"(c) {', '.join(f'{x:.0f}' for x in cached['round_rates'])}, "

@@ -14,18 +14,21 @@ executed SQL string is one SQLAlchemy compiled once.
 
 A batch of a step goes out in one round trip on psycopg: pipelined inside an open transaction, or, when
 the step is the whole transaction (``run_batch``'s ``commit``), as one statement that PostgreSQL runs as
-a transaction of its own -- no BEGIN, no COMMIT, the row counts checked by the server.
+a transaction of its own -- no BEGIN, no COMMIT, the row counts checked by the server -- on a connection
+where it stays prepared (connections.py).
 """
 from __future__ import annotations
 
 from collections import namedtuple
-from contextlib import contextmanager
 from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, literal, literal_column, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
+
+from . import connections
 
 # What the server-side row count check, wf_expect_rows (models.py), raises.
 EXPECT_ROWS_SQLSTATE = "HF409"
@@ -157,11 +160,11 @@ def run_batch(connection: Connection, steps: list[Step], commit: bool = False) -
 
     ``commit``: the caller commits right after this and has sent nothing before. On psycopg the steps
     then go as one statement that is its own transaction (``_as_one_statement``): no BEGIN, no COMMIT,
-    no pipeline, one round trip.
+    no pipeline, one round trip, and prepared (connections.py).
     """
     psycopg = connection.dialect.driver == "psycopg"
     if psycopg and commit and _begins_plainly(connection.connection.dbapi_connection):
-        _run_as_one_statement(connection, connection.connection.dbapi_connection, steps)
+        _run_as_one_statement(connection, steps)
         return
     if not psycopg or len(steps) < 2:
         for step in steps:
@@ -202,8 +205,9 @@ def _begins_plainly(dbapi_connection) -> bool:
             and dbapi_connection.deferrable is None)
 
 
-def _run_as_one_statement(connection: Connection, dbapi_connection, steps: list[Step]) -> None:
-    """The steps as one statement, run in autocommit mode: PostgreSQL makes it a transaction of its own."""
+def _run_as_one_statement(connection: Connection, steps: list[Step]) -> None:
+    """The steps as one statement, on a prepared connection (connections.py): PostgreSQL makes it a transaction of
+    its own."""
     statement = _as_one_statement(steps)
     values = {}
     for number, step in enumerate(steps):
@@ -211,37 +215,32 @@ def _run_as_one_statement(connection: Connection, dbapi_connection, steps: list[
         values.update({prefix + name: value for name, value in step.values.items()})
         if step.expect is not None:
             values[prefix + "expected_rows"] = step.expect
-    cursor = dbapi_connection.cursor()
-    try:
-        with _autocommit(dbapi_connection):
-            statement.send(connection, cursor, values)
-    except connection.dialect.loaded_dbapi.Error as err:
-        if err.sqlstate == EXPECT_ROWS_SQLSTATE:  # DETAIL: "statement <n>"
-            raise steps[int(err.diag.message_detail.rsplit(" ", 1)[1])].mismatch() from None
-        statement.raise_wrapped(connection, err, values, cursor)
-    finally:
-        cursor.close()
+    with connections.prepared_connection(connection.engine) as own:
+        cursor = own.connection.dbapi_connection.cursor()
+        try:
+            statement.send(own, cursor, values)
+        except own.dialect.loaded_dbapi.Error as err:
+            if err.sqlstate == EXPECT_ROWS_SQLSTATE:  # DETAIL: "statement <n>"
+                raise steps[int(err.diag.message_detail.rsplit(" ", 1)[1])].mismatch() from None
+            statement.raise_wrapped(own, err, values, cursor)
+        finally:
+            cursor.close()
 
 
 def first_outside_transaction(connection: Connection, statement: Prebuilt, values: dict):
     """``statement.first()`` for a read that needs no transaction around it (e.g. drawing from a sequence). On
-    psycopg with no transaction open yet it runs in autocommit mode, so none is opened: the writes that follow
-    may still go as one statement (``run_batch``'s ``commit``)."""
-    dbapi_connection = connection.connection.dbapi_connection
-    if connection.dialect.driver != "psycopg" or not _begins_plainly(dbapi_connection):
+    psycopg with no transaction open yet it runs on a prepared connection (connections.py), so none is opened: the
+    writes that follow may still go as one statement (``run_batch``'s ``commit``). Nothing is written, so a
+    connection found broken is replaced once."""
+    if connection.dialect.driver != "psycopg" or not _begins_plainly(connection.connection.dbapi_connection):
         return statement.first(connection, values)
-    with _autocommit(dbapi_connection):
-        return statement.first(connection, values)
-
-
-@contextmanager
-def _autocommit(dbapi_connection):
-    dbapi_connection.autocommit = True
-    try:
-        yield
-    finally:
-        if dbapi_connection.info.transaction_status == _IDLE:  # else it broke: SQLAlchemy invalidates it
-            dbapi_connection.autocommit = False
+    for attempt in (1, 2):
+        try:
+            with connections.prepared_connection(connection.engine) as own:
+                return statement.first(own, values)
+        except DBAPIError as err:
+            if attempt == 2 or not err.connection_invalidated:
+                raise
 
 
 _ONE_STATEMENT: dict[tuple, Prebuilt] = {}

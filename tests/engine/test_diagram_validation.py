@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from tests.conftest import load_fixture
 from tests.engine.diagrams import caller, count, events, gateway, no_tasks, scripted

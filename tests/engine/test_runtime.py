@@ -1,7 +1,7 @@
 """Start, claim, release, reassign, complete and cancel: semantics, errors and the event trail."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import select

@@ -13,7 +13,6 @@ from sqlalchemy.orm import sessionmaker
 from tests.conftest import ADMIN, AGENT, SUPERVISOR, _create_pg_database, _drop_pg_database, load_fixture
 from tests.engine.diagrams import count, events, open_tasks, task_of
 from tests.engine.timer_worker import sweep
-from workflows import clock
 from workflows.actor import Actor
 from workflows.engine import Engine
 from workflows.models import Base, EngineEvent, HumanTask, ProcessInstance, Timer
