@@ -66,7 +66,8 @@ def _own_connection(db) -> tuple[int, dict[str, int]]:
 def _terminate(db, pid: int) -> None:
     with db.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        for _ in range(50):
+        for _ in range(100):
+            conn.commit()  # a transaction sees one snapshot of pg_stat_activity
             if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
                 return
             time.sleep(0.05)
