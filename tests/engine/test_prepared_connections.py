@@ -3,7 +3,9 @@ its own that the session's rollbacks (every read-only request ends with one) lea
 broke is replaced without the caller noticing, and disposing of the engine closes them."""
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 import pytest
 import sqlalchemy as sa
@@ -103,12 +105,17 @@ def test_a_broken_prepared_connection_is_replaced(pg, pg_db):
     assert session.get(ProcessInstance, first).lock_version == 2
 
 
-def test_a_connection_left_inside_a_transaction_is_not_lent_again(pg_db):
+def test_a_connection_handed_back_inside_a_transaction_is_rolled_back_first(pg, pg_db):
+    """As if interrupted before its statement finished: the pool's reset ends the transaction, and the steps after
+    it still run (prepared anew)."""
+    engine, session = pg
     with connections.prepared_connection(pg_db) as own:
-        driver = own.connection.dbapi_connection
-        driver.execute("BEGIN")  # as if interrupted before its statement finished
-        pid = driver.info.backend_pid
-    assert _own_connection(pg_db)[0] != pid
+        own.connection.dbapi_connection.execute("BEGIN")
+    with connections.prepared_connection(pg_db) as own:
+        assert own.connection.dbapi_connection.info.transaction_status == 0  # IDLE
+    instance_id = engine.start("two_step", ADMIN).id
+    engine.complete(_visit_of(session, instance_id), AGENT, {"result": "satisfied"})
+    assert _own_connection(pg_db)[1] == {"draw": 1, "start": 1, "step": 1}
 
 
 def test_disposing_of_the_engine_closes_them(pg_db):
@@ -128,16 +135,34 @@ def test_disposing_of_the_engine_closes_them(pg_db):
     assert _own_connection(pg_db)[0] != pid  # made anew on next use
 
 
+def test_an_engine_nobody_disposed_goes_with_its_connections(pg_db):
+    db = sa.create_engine(pg_db.url)
+    pid, _ = _own_connection(db)
+    engine_ref = weakref.ref(db)
+    del db
+    gc.collect()
+    assert engine_ref() is None
+    with pg_db.connect() as conn:
+        for _ in range(100):
+            conn.commit()  # a transaction sees one snapshot of pg_stat_activity
+            if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"backend {pid} still there")
+
+
 def test_a_forked_process_makes_its_own(pg_db, monkeypatch):
+    _own_connection(pg_db)
     parents = connections.for_engine(pg_db)
     monkeypatch.setattr(connections.os, "getpid", lambda: parents.pid + 1)
+    _own_connection(pg_db)
     childs = connections.for_engine(pg_db)
     assert childs is not parents and parents in connections._INHERITED
     pg_db.dispose()  # the child's are closed; the parent's are left alone
-    assert childs._closed and not parents._closed
+    assert (childs.pool.checkedin(), parents.pool.checkedin()) == (0, 1)
     monkeypatch.undo()
     connections._INHERITED.remove(parents)
-    parents.close()
+    parents.pool.dispose()
 
 
 def test_sqlite_has_none(engine, deploy, session, backend, engine_db):
