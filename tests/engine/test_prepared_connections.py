@@ -68,6 +68,12 @@ def _own_connection(db) -> tuple[int, dict[str, int]]:
 def _terminate(db, pid: int) -> None:
     with db.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.commit()
+    _wait_gone(db, pid)
+
+
+def _wait_gone(db, pid: int) -> None:
+    with db.connect() as conn:
         for _ in range(100):
             conn.commit()  # a transaction sees one snapshot of pg_stat_activity
             if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
@@ -142,13 +148,7 @@ def test_an_engine_nobody_disposed_goes_with_its_connections(pg_db):
     del db
     gc.collect()
     assert engine_ref() is None
-    with pg_db.connect() as conn:
-        for _ in range(100):
-            conn.commit()  # a transaction sees one snapshot of pg_stat_activity
-            if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"backend {pid} still there")
+    _wait_gone(pg_db, pid)
 
 
 def test_a_forked_process_makes_its_own(pg_db, monkeypatch):
