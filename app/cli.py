@@ -13,9 +13,17 @@ from flask.cli import with_appcontext
 from workflows.actor import Actor
 from workflows.errors import EngineError
 
+from .demo import load_demo
+from .extensions import db
 from .security import ROLES, sync_roles
-from .services.policy import seed_profiles
 from .services.engine import BPMN_DIR, get_engine, load_bundle
+from .services.flows.repair_sampling import draw_due_repair_samples
+from .services.notifications import send_pending_mail
+from .services.policy import seed_profiles
+from .services.records.audit import seal
+from .services.records.retention import start_due_filings
+from .services.reporting.reports import start_due_reports
+from .services.reporting.surveys import issue_due_surveys
 
 
 @click.group()
@@ -134,8 +142,6 @@ def worker(once, poll):
 
 def _run_step(name: str, step) -> None:
     """One step of a sweep; a failure is reported and retried on the next sweep, the worker stays up."""
-    from .extensions import db
-
     try:
         for line in step():
             click.echo(line)
@@ -146,46 +152,34 @@ def _run_step(name: str, step) -> None:
 
 def _repair_samples():
     """SMP-01/SMP-04: the repair samples that are due (idempotent)."""
-    from .services.repair_sampling import draw_due_repair_samples
-
     return [f"drew the repair sample of {row.project_key} {row.period}: {len(row.sample)} visit(s)"
             for row in draw_due_repair_samples()]
 
 
 def _filings():
     """RET-02/AMB-09: each project's filing task of the current period (idempotent)."""
-    from .services.retention import start_due_filings
-
     return [f"filing task started: {key}" for key in start_due_filings()]
 
 
 def _reports():
     """§4.2/§4.4/§6: each project's periodic report flows (exactly once per period; they wait on their timer
     start events until compiling opens)."""
-    from .services.reports import start_due_reports
-
     return [f"report flow started: {row.kind} {row.project_key} {row.period}" for row in start_due_reports()]
 
 
 def _surveys():
     """§9/AMB-11: each project's satisfaction survey of the current period (once per period)."""
-    from .services.surveys import issue_due_surveys
-
     return [f"survey issued: {survey.project_key} {survey.period}" for survey in issue_due_surveys()]
 
 
 def _audit_seal():
     """Chain what was recorded since the last sweep."""
-    from .services.audit import seal
-
     seal()
     return []
 
 
 def _mail():
     """NOTIFY: e-mail leaves from the worker, never from a user's request."""
-    from .services.notifications import send_pending_mail
-
     mailed = send_pending_mail()
     return [f"mail: {mailed['sent']} sent, {mailed['failed']} failed"] if mailed["sent"] or mailed["failed"] else []
 
@@ -199,7 +193,5 @@ _SWEEP_STEPS = [("repair sampling", _repair_samples), ("starting filing tasks", 
 @with_appcontext
 def demo():
     """A realistic month of a property project: users per role and visits in every state."""
-    from .demo import load_demo
-
     for line in load_demo():
         click.echo(line)

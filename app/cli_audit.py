@@ -7,6 +7,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from .services.records.audit import seal, verify
+
 
 @click.group()
 def audit():
@@ -17,8 +19,6 @@ def audit():
 @with_appcontext
 def seal_cmd():
     """Chain every committed entry not chained yet (the worker does this on every sweep)."""
-    from .services.audit import seal
-
     total = 0
     while True:
         sealed = seal()
@@ -32,8 +32,6 @@ def seal_cmd():
 @with_appcontext
 def verify_cmd():
     """Recompute every entry's hash and link; exit 1 and name the first broken link if any."""
-    from .services.audit import verify
-
     result = verify()
     click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
     if not result["ok"]:

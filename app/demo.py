@@ -18,13 +18,17 @@ from workflows import clock
 from workflows.actor import Actor
 from workflows.errors import Conflict
 from workflows.models import HumanTask
+from workflows.policy.reporting import period_containing
 
 from .extensions import db
 from .models.visit import Visit
 from .services.engine import get_engine
-from .services.intake import complete_event, ensure_demo_project, record_event
-from .services.repair_sampling import draw_due_repair_samples
-from .services.visits import complete_task
+from .services.flows.repair_sampling import draw_due_repair_samples
+from .services.flows.tasks import complete_task
+from .services.intake.events import complete_event, ensure_demo_project, record_event
+from .services.records.retention import start_due_filings
+from .services.reporting.reports import start_due_reports
+from .services.reporting.surveys import issue_due_surveys, publish_theme
 
 STAFF = [
     ("zhang.supervisor", "张", "主管", ["Supervisor"]),
@@ -112,10 +116,6 @@ def load_demo() -> list[str]:
 
 def _quarter_theme() -> str:
     """The customer-service department publishes one visit theme per quarter (GOV-01)."""
-    from workflows.policy.reporting import period_containing
-
-    from .services.surveys import publish_theme
-
     quarter = period_containing(clock.now(), "quarter", ZoneInfo(current_app.config["TIMEZONE"])).label
     try:
         publish_theme(quarter, "冬季供暖与设施安全 Winter heating and safety",
@@ -129,10 +129,6 @@ def _quarter_theme() -> str:
 def _periodic_side() -> list[str]:
     """What the worker would have started by now: the period's satisfaction survey, the filing task and the
     periodic report flows (§4, §8, §9)."""
-    from .services.reports import start_due_reports
-    from .services.retention import start_due_filings
-    from .services.surveys import issue_due_surveys
-
     surveys, filings, reports = issue_due_surveys(), start_due_filings(), start_due_reports()
     return [f"surveys issued: {len(surveys)}; filing tasks: {len(filings)}; report flows: {len(reports)}"]
 

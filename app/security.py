@@ -6,6 +6,10 @@ either. Admin gets everything from FAB itself.
 """
 from __future__ import annotations
 
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+from .services.records import audit
+
 # resource -> the actions that exist on it
 RESOURCES = {
     "Task": ["read", "work", "reassign"],
@@ -185,10 +189,6 @@ for _role in ("Supervisor", "Manager", "Agent"):
 
 def security_manager_class():
     """FAB's security manager, recording logins and failed logins in the audit trail (issue 5)."""
-    from flask_appbuilder.security.sqla.manager import SecurityManager
-
-    from .services import audit
-
     class AuditedSecurityManager(SecurityManager):
         def on_user_login(self, user):
             super().on_user_login(user)

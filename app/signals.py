@@ -12,6 +12,8 @@ reminders, escalations); ``in_transaction=True`` when the sender commits the sur
 and ``actor=<username>|None`` whenever something an auditor must see happens outside the engine's own
 event trail. Send it *before* the caller commits: the receiver writes the audit trail in the same
 database session, so the action and its trail entry commit or roll back together.
+``policy_changed``: sent with ``reason=str`` after a profile version or a project's policy version was
+committed; receivers bring what follows from the policy in line (filed records' removal dates).
 """
 from blinker import Namespace
 
@@ -19,3 +21,4 @@ _signals = Namespace()
 service_event_recorded = _signals.signal("service-event-recorded")
 notify = _signals.signal("notify")
 audited = _signals.signal("audited")
+policy_changed = _signals.signal("policy-changed")

@@ -46,7 +46,7 @@ def write_overhead(instances: int) -> dict:
 
     from app.extensions import db
     from app.models.visit import Visit
-    from app.services import audit, shredding
+    from app.services.records import audit, shredding
     from app.services.engine import get_engine
     from workflows.models import HumanTask
 
@@ -123,7 +123,7 @@ def verify_speed(entries: int) -> dict:
 
     from app.extensions import db
     from app.models.audit import AuditEntry
-    from app.services import audit, shredding
+    from app.services.records import audit, shredding
 
     table = AuditEntry.__table__
     head = db.session.execute(select(table.c.seq, table.c.chain_hash).order_by(table.c.seq.desc()).limit(1)).first()

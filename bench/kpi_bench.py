@@ -159,15 +159,15 @@ def main() -> None:
         with app.app_context():
             from app.extensions import db
             from app.models.stats import PeriodicReport
-            from app.services.reports import _row
-            from app.services.kpis import _params
+            from app.services.reporting.reports import report_row
+            from app.services.reporting.kpis import profile_params
             from workflows.policy.reporting import report_for
 
-            report = report_for(_params("p1"), "monthly_summary", "2026-06")
+            report = report_for(profile_params("p1"), "monthly_summary", "2026-06")
             row = db.session.scalar(sa.select(PeriodicReport).where(PeriodicReport.period == "2026-06",
                                                                   PeriodicReport.project_key == "p1"))
             if row is None:
-                row = _row(report, "p1", report.opens_at)
+                row = report_row(report, "p1", report.opens_at)
                 db.session.add(row)
                 db.session.commit()
             report_id = row.id

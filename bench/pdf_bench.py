@@ -62,7 +62,7 @@ def main() -> None:
     from app.extensions import db
     from app.models.intake import Project
     from app.models.visit import Visit, VisitForm
-    from app.services import printing, visits
+    from app.services.flows import printing, tasks, visits
     from sqlalchemy import select
 
     from workflows.models import HumanTask
@@ -85,13 +85,13 @@ def main() -> None:
             return db.session.scalars(select(HumanTask).where(HumanTask.instance_id == visit.instance_id,
                                                               HumanTask.bpmn_id == bpmn_id)).one()
 
-        visits.complete_task(task("plan").id, supervisor, {"visitor": "li.visitor", "method": "HOME",
+        tasks.complete_task(task("plan").id, supervisor, {"visitor": "li.visitor", "method": "HOME",
                                                            "window_days": 5, "content": "维修质量、服务态度 quality, attitude"})
-        visits.complete_task(task("visit").id, visitor, {
+        tasks.complete_task(task("visit").id, visitor, {
             "visited_at": clock.now().isoformat(), "method": "HOME", "outcome": "reached", "satisfied": True,
             "summary": "业主反映厨房下水已修好，维修人员态度好，表示满意。The kitchen drain is fixed; satisfied.",
             "resolved_on_spot": True, "customer_signed": True, "visitor_signed": True})
-        visits.complete_task(task("review").id, supervisor, {"qualified": True, "comment": "记录完整 complete"})
+        tasks.complete_task(task("review").id, supervisor, {"qualified": True, "comment": "记录完整 complete"})
 
         printing.visit_record(visit.id, blank=False, username="bench")  # warm-up: font loading
         blank_times, _ = timed(lambda: printing.visit_record(visit.id, blank=True, username="bench"), args.runs)

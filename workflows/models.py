@@ -7,9 +7,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (DDL, JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Text, UniqueConstraint, event, text)
+from sqlalchemy import (
+    DDL,
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .localtime import UtcDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -35,7 +50,7 @@ class ProcessModel(Base):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     versions: Mapped[list["ProcessVersion"]] = relationship(back_populates="model", order_by="ProcessVersion.number")
 
@@ -60,7 +75,7 @@ class ProcessVersion(Base):
     user_tasks: Mapped[dict] = mapped_column(JSON, default=dict)
     comment: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     model: Mapped[ProcessModel] = relationship(back_populates="versions")
 
@@ -82,9 +97,9 @@ class ProcessInstance(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by: Mapped[str] = mapped_column(String(100))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     end_reason: Mapped[str | None] = mapped_column(Text)
 
     version: Mapped[ProcessVersion] = relationship()
@@ -111,12 +126,12 @@ class HumanTask(Base):
     role: Mapped[str | None] = mapped_column(String(100))
     assignee: Mapped[str | None] = mapped_column(String(100))
     form_key: Mapped[str | None] = mapped_column(String(200))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     business_key: Mapped[str | None] = mapped_column(String(200))
     process_key: Mapped[str] = mapped_column(String(100))
     version_number: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     instance: Mapped[ProcessInstance] = relationship()
 
@@ -129,7 +144,7 @@ class Timer(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("wf_process_instance.id", ondelete="CASCADE"), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(300))
-    fire_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    fire_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class EngineEvent(Base):
@@ -138,7 +153,7 @@ class EngineEvent(Base):
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused: the audit trail copies by id
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     instance_id: Mapped[int | None] = mapped_column(BigId, index=True)

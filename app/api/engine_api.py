@@ -11,16 +11,20 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
+from workflows.diagram import inspect_diagram
 from workflows.errors import Conflict, InvalidDiagram, InvalidInput, NotFound, Problem
 from workflows.inbox import count_open_tasks, open_tasks_query
+from workflows.localtime import iso
 from workflows.models import EngineEvent, HumanTask, ProcessInstance, ProcessModel, ProcessVersion, Timer
 
 from ..extensions import db
-from ..services import shredding
-from ..services.audit import zone as audit_zone
+from ..services.engine import current_actor, get_engine, instance_to_dict, known_roles, task_to_dict, version_to_dict
+from ..services.flows.inbox import reassign
+from ..services.flows.tasks import complete_task
+from ..services.modeling import modeler
+from ..services.modeling.modeler import read_upload
+from ..services.records import shredding
 from .common import engine_errors, json_body, page_args
-from ..services.engine import (current_actor, get_engine, instance_to_dict, iso, known_roles, task_to_dict,
-                               version_to_dict)
 
 
 class TaskApi(BaseApi):
@@ -138,7 +142,6 @@ class TaskApi(BaseApi):
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise InvalidInput(Problem("data must be an object", field="data"))
-        from ..services.visits import complete_task  # engine.complete + the visit bookkeeping (FLOWS)
 
         instance = complete_task(task_id, current_actor(), data)
         return self.response(200, result=instance_to_dict(instance))
@@ -161,8 +164,6 @@ class TaskApi(BaseApi):
           responses:
             200: {description: reassigned}
         """
-        from ..services.inbox import reassign
-
         body = json_body()
         task = reassign(task_id, current_actor(), body.get("to") or "", body.get("reason", ""))
         return self.response(200, result=task_to_dict(task))
@@ -359,8 +360,6 @@ class ProcessModelApi(BaseApi):
         """Accept JSON {bpmn_xml, forms} or multipart (file=*.bpmn, forms=*.json files). An uploaded file is
         read in whatever encoding it came (see services.modeler.read_upload); one that is not a BPMN
         diagram at all is answered with its problems (422), never a server error."""
-        from ..services.modeler import read_upload
-
         if request.files:
             upload = request.files.get("file")
             if upload is None:
@@ -397,8 +396,6 @@ class ProcessModelApi(BaseApi):
             200: {description: valid}
             422: {description: problems}
         """
-        from workflows.diagram import inspect_diagram
-
         xml, forms, _ = self._diagram_from_request()
         problems, diagram = inspect_diagram(xml, forms, known_roles=known_roles(),
                                             resolve_process=get_engine()._deployed_process_xml)
@@ -428,8 +425,6 @@ class ProcessModelApi(BaseApi):
             200: {description: identical to a deployed version; nothing new}
             422: {description: problems, each with element id and line}
         """
-        from ..services import modeler
-
         xml, forms, extra = self._diagram_from_request()
         version, created = modeler.deploy(key, current_actor(), xml, forms, extra.get("comment"))
         return self.response(201 if created else 200, created=created, result=version_to_dict(version))
@@ -451,8 +446,6 @@ class ProcessModelApi(BaseApi):
             200: {description: the differences}
             404: {description: no such version}
         """
-        from ..services import modeler
-
         numbers = {}
         for name in ("a", "b"):
             try:
@@ -477,8 +470,6 @@ class ProcessModelApi(BaseApi):
           responses:
             200: {description: the preview}
         """
-        from ..services import modeler
-
         number = request.args.get("from")
         version_id = None
         if number:
@@ -508,8 +499,6 @@ class ProcessModelApi(BaseApi):
           responses:
             200: {description: migrated and refused instances}
         """
-        from ..services import modeler
-
         body = json_body()
         ids = body.get("instance_ids")
         if ids is None and body.get("from") is not None:
@@ -561,7 +550,7 @@ class EventApi(BaseApi):
             "id": e.id, "at": iso(e.at), "actor": e.actor, "kind": e.kind, "instance_id": e.instance_id,
             "task_id": e.task_id, "version_id": e.version_id, "detail": detail,
             "destroyed": _destroyed(destroyed)} for e, detail, destroyed in shredding.opened(
-                rows, lambda e: e.detail, db.session.connection(), audit_zone())])
+                rows, lambda e: e.detail, db.session.connection())])
 
 
 def _destroyed(destroyed) -> dict | None:

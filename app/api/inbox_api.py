@@ -8,8 +8,8 @@ from flask_appbuilder.security.decorators import protect
 
 from workflows.errors import InvalidInput, Problem
 
-from ..services import drafts, inbox
 from ..services.engine import current_actor, task_to_dict
+from ..services.flows import drafts, inbox
 from .common import engine_errors, json_body
 
 

@@ -10,15 +10,25 @@ from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
 from workflows.errors import InvalidInput, NotFound, Problem
+from workflows.localtime import iso
 
-from ..models.intake import Customer, Household, Project, ServiceEvent, WorkOrder
 from ..extensions import db
+from ..models.intake import Customer, Household, Project, ServiceEvent, WorkOrder
 from ..security import RESOURCES
 from ..services.engine import current_actor
-from ..services.intake import (can_unmask, complete_event, create_customer, create_household, customer_to_dict,
-                               event_to_dict, find_project, household_to_dict, iso, record_event,
-                               record_personal_data_view)
-from ..services.intake_import import ImportFileError, import_work_orders
+from ..services.intake.events import (
+    can_unmask,
+    complete_event,
+    create_customer,
+    create_household,
+    customer_to_dict,
+    event_to_dict,
+    find_project,
+    household_to_dict,
+    record_event,
+    record_personal_data_view,
+)
+from ..services.intake.work_orders import ImportFileError, import_work_orders
 from .common import engine_errors, json_body, page_args
 
 

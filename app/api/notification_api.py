@@ -14,8 +14,7 @@ from workflows.errors import InvalidInput, NotFound, Problem
 from ..extensions import db
 from ..security import RESOURCES
 from ..services.engine import current_actor
-from ..services.notifications import (mark_all_read, mark_read, my_notifications_query, to_dict,
-                                      unread_count)
+from ..services.notifications import mark_all_read, mark_read, my_notifications_query, to_dict, unread_count
 from .common import engine_errors, page_args
 
 

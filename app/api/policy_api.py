@@ -11,13 +11,21 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import select
 
+from workflows.localtime import iso
 from workflows.policy import PolicyError
 
 from ..extensions import db
 from ..models.policy import PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion
-from ..services.engine import current_actor, iso
-from ..services.policy import (create_profile_version, current_version, effective_policy, explain_request,
-                               get_profile, parse_trigger, set_project_policy)
+from ..services.engine import current_actor
+from ..services.policy import (
+    create_profile_version,
+    current_version,
+    effective_policy,
+    explain_request,
+    get_profile,
+    parse_trigger,
+    set_project_policy,
+)
 
 
 def policy_errors(view):

@@ -4,17 +4,17 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
-
 from sqlalchemy import select
 
 from workflows.errors import InvalidInput, Problem
+from workflows.localtime import iso
 
 from ..extensions import db
 from ..models.intake import FileLoan
 from ..models.retention import RetainedRecord
-from ..services import file_loans, retention, retention_records
-from ..services.engine import current_actor, iso
-from ..services.intake import find_project
+from ..services.engine import current_actor
+from ..services.intake.events import find_project
+from ..services.records import file_loans, retained_records, retention
 from .common import engine_errors, json_body
 
 
@@ -70,10 +70,10 @@ class RetentionApi(BaseApi):
             200: {description: the records}
         """
         rows = retention.expired_visits()
-        records = retention_records.expired()
+        records = retained_records.expired()
         return self.response(200, count=len(rows) + len(records), result=[
             {"visit_id": v.id, "serial": v.serial, "category": v.category, "archived_at": iso(v.archived_at),
-             "retain_until": iso(v.retain_until)} for v in rows], records=[retention_records.to_dict(r)
+             "retain_until": iso(v.retain_until)} for v in rows], records=[retained_records.to_dict(r)
                                                                            for r in records])
 
     @expose("/records", methods=["GET"])
@@ -94,7 +94,7 @@ class RetentionApi(BaseApi):
         if request.args.get("project"):
             query = query.where(RetainedRecord.project_key == request.args["project"])
         rows = db.session.scalars(query.limit(500)).all()
-        return self.response(200, count=len(rows), result=[retention_records.to_dict(r) for r in rows])
+        return self.response(200, count=len(rows), result=[retained_records.to_dict(r) for r in rows])
 
     @expose("/records", methods=["POST"])
     @protect(allow_browser_login=True)
@@ -113,11 +113,11 @@ class RetentionApi(BaseApi):
         project = body.get("project") or None
         if project is not None and find_project(project) is None:
             raise InvalidInput(Problem(f"no project with key {project!r}", field="project"))
-        record = retention_records.file_record(body.get("record_class", ""), body.get("reference") or "",
+        record = retained_records.file_record(body.get("record_class", ""), body.get("reference") or "",
                                                project_key=project, title=body.get("title"),
                                                filed_by=current_actor().username)
         db.session.commit()
-        return self.response(201, result=retention_records.to_dict(record))
+        return self.response(201, result=retained_records.to_dict(record))
 
     @expose("/records/<int:record_id>/hold", methods=["POST"])
     @protect(allow_browser_login=True)
@@ -131,8 +131,8 @@ class RetentionApi(BaseApi):
           responses:
             200: {description: held}
         """
-        record = retention_records.place_hold(record_id, json_body().get("reason"))
-        return self.response(200, result=retention_records.to_dict(record))
+        record = retained_records.place_hold(record_id, json_body().get("reason"))
+        return self.response(200, result=retained_records.to_dict(record))
 
     @expose("/records/<int:record_id>/release", methods=["POST"])
     @protect(allow_browser_login=True)
@@ -146,8 +146,8 @@ class RetentionApi(BaseApi):
           responses:
             200: {description: released}
         """
-        record = retention_records.release_hold(record_id, json_body().get("reason"))
-        return self.response(200, result=retention_records.to_dict(record))
+        record = retained_records.release_hold(record_id, json_body().get("reason"))
+        return self.response(200, result=retained_records.to_dict(record))
 
     @expose("/filings", methods=["GET"])
     @protect(allow_browser_login=True)

@@ -5,16 +5,18 @@ from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
-from workflows import clock
+from workflows import clock, localtime
+from workflows.localtime import iso
 from workflows.policy.reporting import period_containing
 
-from ..services import capa, detection, kpis, surveys
-from ..services.engine import current_actor, iso
+from ..services.engine import current_actor
+from ..services.reporting import capa, detection, kpis, surveys
+from ..services.reporting.dashboard import tables
 from .common import engine_errors, json_body
 
 
 def _period() -> str:
-    return (request.args.get("period") or "").strip() or period_containing(clock.now(), "month", kpis.zone()).label
+    return (request.args.get("period") or "").strip() or period_containing(clock.now(), "month", localtime.zone()).label
 
 
 def _jsonable(rows):
@@ -45,8 +47,6 @@ class StatsApi(BaseApi):
             200: {description: the KPI tables}
             422: {description: bad period or slice}
         """
-        from ..services.dashboard import tables
-
         period, found = tables(_period(), project=request.args.get("project") or None,
                                by=request.args.get("by") or "project")
         return self.response(200, period=period.label, result={

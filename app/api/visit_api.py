@@ -15,12 +15,10 @@ from workflows.errors import InvalidInput, NotFound, Problem
 from ..extensions import db
 from ..models.intake import CATEGORIES
 from ..models.visit import Visit
-from ..services import printing, repair_sampling
-from ..services import visits as service
 from ..services.engine import current_actor
+from ..services.flows import printing, repair_sampling, visits as service
 from .common import engine_errors, json_body, page_args, pdf_response
 
-PROCESSES = ["followup_visit", "complaint_case", "repair_followup"]
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
@@ -93,8 +91,9 @@ class VisitApi(BaseApi):
             problems.append(Problem(f"category must be one of {', '.join(CATEGORIES)}", field="category"))
         process = body.get("process") or ("complaint_case" if body.get("category") == "complaint"
                                           else "followup_visit")
-        if process not in PROCESSES:
-            problems.append(Problem(f"process must be one of {', '.join(PROCESSES)}", field="process"))
+        if process not in service.VISIT_PROCESSES:
+            problems.append(Problem(f"process must be one of {', '.join(service.VISIT_PROCESSES)}",
+                                    field="process"))
         if not isinstance(body.get("household"), str) or not body["household"].strip():
             problems.append(Problem("household is required", field="household"))
         if body.get("severity") not in (None, "MAJOR", "IMPORTANT", "MINOR"):

@@ -2,12 +2,14 @@
 
 Each concern has its module; importing this package registers them all with FAB's metadata.
 """
-from . import intake  # noqa: F401,E402  (INTAKE)
-from . import visit  # noqa: F401,E402  (FLOWS)
-from . import policy  # noqa: F401,E402  (POLICY)
-from . import notification  # noqa: F401,E402  (NOTIFY)
-from . import audit  # noqa: F401,E402  (AUDIT)
-from . import inbox  # noqa: F401,E402  (INBOX: task drafts)
-from . import retention  # noqa: F401,E402  (AUDIT: retained records beyond visits)
-from . import modeler  # noqa: F401,E402  (MODELER, issue 7)
-from . import stats  # noqa: F401,E402  (STATS: periodic reports, CAPA, themes, surveys)
+from . import (
+    audit,  # noqa: F401,E402  (AUDIT)
+    inbox,  # noqa: F401,E402  (INBOX: task drafts)
+    intake,  # noqa: F401,E402  (INTAKE)
+    modeler,  # noqa: F401,E402  (MODELER, issue 7)
+    notification,  # noqa: F401,E402  (NOTIFY)
+    policy,  # noqa: F401,E402  (POLICY)
+    retention,  # noqa: F401,E402  (AUDIT: retained records beyond visits)
+    stats,  # noqa: F401,E402  (STATS: periodic reports, CAPA, themes, surveys)
+    visit,  # noqa: F401,E402  (FLOWS)
+)

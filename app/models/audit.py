@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from workflows.localtime import UtcDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -28,7 +30,7 @@ class AuditEntry(Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(100), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     target_type: Mapped[str | None] = mapped_column(String(60))
@@ -65,8 +67,8 @@ class TrailKey(Model):
     subject_type: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[int] = mapped_column(BigInteger)
     key: Mapped[bytes | None] = mapped_column(LargeBinary)  # 32 random bytes (AES-256-GCM); NULL once destroyed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     destroyed_in: Mapped[str | None] = mapped_column(String(40))  # the destruction batch
 
     def __repr__(self) -> str:

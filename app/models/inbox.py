@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from workflows.localtime import UtcDateTime
 
 
 class TaskDraft(Model):
@@ -21,4 +23,4 @@ class TaskDraft(Model):
     username: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime)

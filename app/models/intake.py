@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.localtime import UtcDateTime
 
 # SOP_RULES §2 category names, shared with POLICY and FLOWS.
 CATEGORIES = ["complaint", "repair", "special_service", "help", "emergency_patient", "publication_event",
@@ -114,13 +116,13 @@ class ServiceEvent(Model):
     # AMB-34: same-matter key = household + category + subject tag.
     subject: Mapped[str | None] = mapped_column(String(100), index=True)
     content: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_by: Mapped[str] = mapped_column(String(100))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20), default="received", index=True)
     routed_to: Mapped[str | None] = mapped_column(String(30))
-    contract_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    contract_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contract_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    contract_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     work_order_no: Mapped[str | None] = mapped_column(String(50))
     extra: Mapped[dict | None] = mapped_column(JSON)
     # AMB-34: a second report (another channel) of a matter that is still open joins that case.
@@ -147,7 +149,7 @@ class WorkOrder(Model):
     household_id: Mapped[int] = mapped_column(ForeignKey("intake_household.id", name="fk_intake_work_order_household"),
                                               index=True)
     assigned_staff: Mapped[str | None] = mapped_column(String(100))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)
     service_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("intake_service_event.id", name="fk_intake_work_order_service_event"), index=True)
@@ -175,8 +177,8 @@ class FileLoan(Model):
     status: Mapped[str] = mapped_column(String(10), default="requested", index=True)
     approver: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     household: Mapped[Household] = relationship()

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.localtime import UtcDateTime
 
 
 class PolicyProfile(Model):
@@ -38,9 +40,9 @@ class PolicyProfileVersion(Model):
                                             index=True)
     number: Mapped[int] = mapped_column(Integer)
     params: Mapped[dict] = mapped_column(JSON)
-    effective_from: Mapped[datetime] = mapped_column(DateTime)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(Text)
 
     profile: Mapped[PolicyProfile] = relationship(back_populates="versions")
@@ -60,7 +62,7 @@ class ProjectPolicyVersion(Model):
     overrides: Mapped[dict] = mapped_column(JSON)
     number: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(Text)
 
     def __repr__(self) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from workflows.localtime import UtcDateTime
 
 RECORD_CLASSES = ["signout_sheet", "monthly_summary", "customer_file", "call_recording"]
 
@@ -22,11 +24,11 @@ class RetainedRecord(Model):
     project_key: Mapped[str | None] = mapped_column(String(50))
     title: Mapped[str | None] = mapped_column(String(300))
     filed_by: Mapped[str] = mapped_column(String(100))
-    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    retain_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    retain_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
-    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
         return f"{self.record_class} {self.reference}"

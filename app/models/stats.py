@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.localtime import UtcDateTime
 
 
 class PeriodicReport(Model):
@@ -25,12 +27,12 @@ class PeriodicReport(Model):
     period_kind: Mapped[str] = mapped_column(String(10))  # month | quarter | half_year | year
     project_key: Mapped[str] = mapped_column(String(50), index=True)
     period: Mapped[str] = mapped_column(String(20))
-    covers_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    covers_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    covers_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    covers_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
         return f"{self.kind} {self.project_key} {self.period}"
@@ -54,8 +56,8 @@ class Capa(Model):
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
         return self.number
@@ -73,7 +75,7 @@ class VisitTheme(Model):
     theme: Mapped[str] = mapped_column(String(200))
     content: Mapped[str | None] = mapped_column(Text)
     published_by: Mapped[str] = mapped_column(String(100))
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
         return f"{self.quarter} {self.theme}"
@@ -89,7 +91,7 @@ class Survey(Model):
     period: Mapped[str] = mapped_column(String(20))
     items: Mapped[list] = mapped_column(JSON)  # the questions, e.g. ["维修质量", "保洁", …]
     issued_by: Mapped[str] = mapped_column(String(100))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     responses: Mapped[list["SurveyResponse"]] = relationship(back_populates="survey",
                                                              order_by="SurveyResponse.id")
@@ -113,6 +115,6 @@ class SurveyResponse(Model):
     unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
     visit_ids: Mapped[list] = mapped_column(JSON, default=list)
     recorded_by: Mapped[str] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     survey: Mapped[Survey] = relationship(back_populates="responses")

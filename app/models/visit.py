@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.localtime import UtcDateTime
 
 VISIT_STATUSES = ["planned", "in_progress", "review", "archived", "escalated", "overdue", "cancelled"]
 METHODS = ["HOME", "PHONE", "WALKABOUT", "LETTER"]
@@ -30,8 +32,8 @@ class Visit(Model):
     household: Mapped[str | None] = mapped_column(String(100), index=True)
     service_event_id: Mapped[int | None] = mapped_column(Integer, index=True)
     severity: Mapped[str | None] = mapped_column(String(10))
-    window_opens: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_opens: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     profile_version_id: Mapped[int | None] = mapped_column(Integer)
     process_key: Mapped[str] = mapped_column(String(100))
     instance_id: Mapped[int | None] = mapped_column(Integer)
@@ -42,18 +44,18 @@ class Visit(Model):
     revisits: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
     status_reason: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # RET-01/AMB-10: stamped when the visit is archived (filed); from then on the record is read-only.
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     # A legal hold blocks destruction until released; a destroyed visit stays as a tombstone.
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
-    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Statistics (SOP_RULES §4.4, §6): what the KPIs group and count, kept on the row so they are SQL.
-    trigger_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the period it counts in
-    visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # on time: visited_at <= due_at
+    trigger_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the period it counts in
+    visited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # on time: visited_at <= due_at
     success: Mapped[bool | None] = mapped_column(Boolean)  # reached (KPI-05) vs unreachable/refused (KPI-02)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     qualified: Mapped[bool | None] = mapped_column(Boolean)  # the supervisor's review (FLOW-09)
@@ -62,9 +64,9 @@ class Visit(Model):
     team: Mapped[str | None] = mapped_column(String(50))  # business unit / responsible department
     market_team: Mapped[str | None] = mapped_column(String(50))  # P001-S contract-signing team (KPI-08)
     # complaint cases (§5.2, KPI-15): the reply deadline and when replied/resolved; due_at is the resolve deadline
-    reply_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     forms: Mapped[list["VisitForm"]] = relationship(back_populates="visit", order_by="VisitForm.id")
 
@@ -100,11 +102,11 @@ class VisitForm(Model):
     number: Mapped[int] = mapped_column(Integer)
     serial: Mapped[str] = mapped_column(String(40))
     signed_out_by: Mapped[str] = mapped_column(String(100))
-    signed_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_out_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20), default="signed_out")
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_by: Mapped[str | None] = mapped_column(String(100))
-    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     visit: Mapped[Visit] = relationship(back_populates="forms")
 
@@ -128,7 +130,7 @@ class RepairSample(Model):
     home: Mapped[list] = mapped_column(JSON)
     rate: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class DestructionEntry(Model):
@@ -143,13 +145,13 @@ class DestructionEntry(Model):
     record_id: Mapped[int | None] = mapped_column(Integer, index=True)
     serials: Mapped[list] = mapped_column(JSON, default=list)
     category: Mapped[str | None] = mapped_column(String(30))
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     proposed_by: Mapped[str] = mapped_column(String(100))
     approved_by: Mapped[str] = mapped_column(String(100))
     witnessed_by: Mapped[str] = mapped_column(String(100))
     method: Mapped[str] = mapped_column(String(30))
-    destroyed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    destroyed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     instance_id: Mapped[int] = mapped_column(Integer)
     # Crypto-shredding: the subject whose trail key went with the record ("visit:12", "household:3") and
     # whether a key existed (False: nothing had been sealed under it; NULL: destroyed before keys existed).

@@ -1,28 +1,64 @@
-"""The engine as the web app uses it: one Engine per app, bound to the request session."""
+"""The engine as the web app uses it: one Engine per app, bound to the request session.
+
+The engine knows no flow. Each domain plugs into it at start-up through the app's ``FlowHooks``
+(``hooks(app)``): the functions BPMN scripts may call, what must hold before a task of a process is
+completed, what follows the completion of a process' task, and the sealer of engine events.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 
 from workflows.actor import Actor
-from workflows.engine import Engine
+from workflows.diagram import FORM_PROPERTY, NS, UI_FORM_PROPERTY, parse_xml
+from workflows.engine import Engine, EventSealer
+from workflows.localtime import iso
 
 from ..extensions import db
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 
+# (bpmn_id, flow data, submitted data) -> None; raises InvalidInput to refuse the completion.
+CompletionCheck = Callable[[str, dict, dict], None]
+# (process key, bpmn_id, instance id, actor, submitted data) -> None; runs after the engine step.
+CompletionHandler = Callable[[str, str, int, Actor, dict], None]
+
+
+@dataclass
+class FlowHooks:
+    """What the domains registered for the engine of one app."""
+    script_functions: dict[str, Callable] = field(default_factory=dict)
+    checks: dict[tuple[str, str], CompletionCheck] = field(default_factory=dict)
+    handlers: dict[str, CompletionHandler] = field(default_factory=dict)
+    event_sealer: EventSealer | None = None
+
+    def script_function(self, name: str, function: Callable) -> None:
+        self.script_functions[name] = function
+
+    def check_before_completing(self, process: str, bpmn_ids: tuple[str, ...], check: CompletionCheck) -> None:
+        for bpmn_id in bpmn_ids:
+            self.checks[(process, bpmn_id)] = check
+
+    def after_completing(self, processes: tuple[str, ...], handler: CompletionHandler) -> None:
+        for process in processes:
+            self.handlers[process] = handler
+
+
+def hooks(app: Flask | None = None) -> FlowHooks:
+    app = app or current_app
+    return app.extensions.setdefault("huifang_hooks", FlowHooks())
+
 
 def get_engine() -> Engine:
     engine = current_app.extensions.get("huifang_engine")
     if engine is None:
-        from .shredding import seal_engine_event
-        from .visits import FLOW_SCRIPT_FUNCTIONS  # the flows' notify(); visits imports this module
-
-        # A visit's submitted form data goes into wf_event sealed under the visit's trail key (RET-14).
-        engine = current_app.extensions["huifang_engine"] = Engine(db.session, FLOW_SCRIPT_FUNCTIONS,
-                                                                   event_sealer=seal_engine_event)
+        registered = hooks()
+        engine = current_app.extensions["huifang_engine"] = Engine(db.session, registered.script_functions,
+                                                                   event_sealer=registered.event_sealer)
     return engine
 
 
@@ -38,14 +74,6 @@ def current_actor() -> Actor:
 def known_roles() -> set[str]:
     sm = current_app.appbuilder.sm
     return {role.name for role in sm.get_all_roles()}
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
 
 
 def task_to_dict(task) -> dict:
@@ -81,9 +109,6 @@ def version_to_dict(version, with_xml: bool = False) -> dict:
 
 def load_bundle(model_key: str) -> tuple[bytes, dict]:
     """Read a shipped diagram ``bpmn/<key>.bpmn`` and the form schemas it names."""
-    import json
-    from workflows.diagram import FORM_PROPERTY, NS, UI_FORM_PROPERTY, parse_xml
-
     xml = (BPMN_DIR / f"{model_key}.bpmn").read_bytes()
     root = parse_xml(xml)
     forms = {}

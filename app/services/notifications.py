@@ -20,6 +20,7 @@ from email.utils import formataddr, make_msgid
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from workflows import clock
 
@@ -130,7 +131,6 @@ def connect_signals() -> None:
     if _connected:
         return
     notify.connect(on_notify)
-    from sqlalchemy.orm import Session
 
     event.listen(Session, "after_flush", _track_flushes)
     event.listen(Session, "after_transaction_end", _clear_flushes)

@@ -6,22 +6,21 @@ versions are authoritative, so an edit made in the admin UI survives ``flask hui
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from workflows import clock
 from workflows.policy import PolicyError, explain, load_profiles, merge, validate_params
 
+from .. import signals
 from ..extensions import db
+from ..models.intake import Project
 from ..models.policy import PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion
 
 # AMB defaults are collected in P000-3 (the intake Project default agrees).
 DEFAULT_PROFILE = "P000-3"
-
-
-def _now() -> datetime:
-    return clock.now().astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def seed_profiles(actor: str = "system") -> list[str]:
@@ -34,7 +33,7 @@ def seed_profiles(actor: str = "system") -> list[str]:
         profile = PolicyProfile(code=code, name=params["name"], domain=params["domain"], source=params["source"])
         db.session.add(profile)
         db.session.flush()
-        now = _now()
+        now = clock.now()
         db.session.add(PolicyProfileVersion(profile_id=profile.id, number=1, params=params, effective_from=now,
                                             created_by=actor, created_at=now, reason="shipped seed (SOP_RULES §0.3)"))
         created.append(code)
@@ -54,7 +53,7 @@ def current_version(code: str) -> PolicyProfileVersion:
     profile = get_profile(code)
     version = db.session.scalar(
         select(PolicyProfileVersion)
-        .where(PolicyProfileVersion.profile_id == profile.id, PolicyProfileVersion.effective_from <= _now())
+        .where(PolicyProfileVersion.profile_id == profile.id, PolicyProfileVersion.effective_from <= clock.now())
         .order_by(PolicyProfileVersion.number.desc()).limit(1))
     if version is None:
         raise PolicyError("profile", f"policy profile {code!r} has no version in effect yet")
@@ -80,16 +79,14 @@ def create_profile_version(code: str, params: dict, user: str, reason: str,
         raise PolicyError("code", f"must stay {code!r}")
     number = (db.session.scalar(select(func.max(PolicyProfileVersion.number))
                                 .where(PolicyProfileVersion.profile_id == profile.id)) or 0) + 1
-    if effective_from is not None and effective_from.tzinfo is not None:
-        effective_from = effective_from.astimezone(timezone.utc).replace(tzinfo=None)
-    now = _now()
+    now = clock.now()
     version = PolicyProfileVersion(profile_id=profile.id, number=number, params=params,
                                    effective_from=effective_from or now, created_by=user, created_at=now,
                                    reason=reason)
     profile.name, profile.domain, profile.source = params["name"], params["domain"], params["source"]
     db.session.add(version)
     db.session.commit()
-    _retention_follows(f"profile {code} v{number}: {reason}")
+    _policy_changed(f"profile {code} v{number}: {reason}")
     return version
 
 
@@ -112,26 +109,19 @@ def set_project_policy(project_key: str, profile_code: str, overrides: dict | No
     number = (db.session.scalar(select(func.max(ProjectPolicyVersion.number))
                                 .where(ProjectPolicyVersion.project_key == project_key)) or 0) + 1
     row = ProjectPolicyVersion(project_key=project_key, profile_code=profile_code, overrides=overrides,
-                               number=number, created_by=user, created_at=_now(), reason=reason)
+                               number=number, created_by=user, created_at=clock.now(), reason=reason)
     db.session.add(row)
     db.session.commit()
-    _retention_follows(f"project {project_key} policy v{number}: {reason}")
+    _policy_changed(f"project {project_key} policy v{number}: {reason}")
     return row
 
 
-def _retention_follows(reason: str) -> None:
-    """Filed records follow a changed retention period (issue 5)."""
-    from .retention import recalculate_retention
-
-    recalculate_retention(reason)
+def _policy_changed(reason: str) -> None:
+    signals.policy_changed.send(current_app._get_current_object(), reason=reason)
 
 
 def _project_default_code(project_key: str) -> str:
-    """The intake Project's profile code when INTAKE's model is present, else the AMB default."""
-    try:
-        from ..models.intake import Project
-    except ImportError:  # pragma: no cover - INTAKE not merged
-        return DEFAULT_PROFILE
+    """The intake Project's profile code, else the AMB default."""
     code = db.session.scalar(select(Project.policy_profile).where(Project.key == project_key))
     return code or DEFAULT_PROFILE
 

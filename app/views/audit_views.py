@@ -10,12 +10,13 @@ from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
+from weasyprint import HTML
 
 from ..extensions import db
 from ..models.audit import AuditEntry
 from ..models.intake import FileLoan
 from ..models.visit import DestructionEntry
-from ..services.audit import readable, readable_details, record, trail_query, visit_trail
+from ..services.records.audit import readable, readable_details, record, trail_query, visit_trail
 
 COLUMNS = ["id", "seq", "at", "actor", "action", "target_type", "target_id", "ip", "request_id", "source",
            "source_id", "details", "content_hash", "chain_hash"]
@@ -58,8 +59,6 @@ class AuditExportView(BaseView):
     @has_access
     def visit_pdf(self, visit_id):
         """The same trail as a PDF (A4, CJK font), for the file; the export itself is audited."""
-        from weasyprint import HTML
-
         visit, entries = _trail_or_404(visit_id)
         html = self.render_template("audit_visit_pdf.html", visit=visit, rows=readable(entries))
         pdf = HTML(string=html).write_pdf()

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from workflows.models import EngineEvent, ProcessInstance, ProcessModel, ProcessVersion
 
+from ..services.records.audit import readable_details
 
 READ_ONLY = {"list": "read", "show": "read"}
 
@@ -72,6 +73,4 @@ class EngineEventView(ModelView):
 
 def _readable(detail):
     """A visit's form data is sealed under its trail key: shown in clear, or as the RET-14 marker once shredded."""
-    from ..services.audit import readable_details
-
     return readable_details(detail)

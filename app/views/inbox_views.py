@@ -6,13 +6,15 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from workflows.errors import EngineError, InvalidInput
 
 from ..extensions import db
-from ..services import drafts, inbox
 from ..services.engine import current_actor, get_engine
-from ..services.forms import coerce_form_data, form_spec
+from ..services.flows import drafts, inbox
+from ..services.flows.forms import coerce_form_data, form_spec
+from ..services.flows.tasks import complete_task
 from .common import attempt
 
 
@@ -65,12 +67,10 @@ class InboxView(BaseView):
         if request.method == "POST":
             if not self.appbuilder.sm.has_access("can_work", "Task"):
                 abort(403)
-            values = coerce_form_data(form["schema"], request.form, current_app.config["TIMEZONE"])
+            values = coerce_form_data(form["schema"], request.form)
             if request.form.get("action") == "draft":
                 return self._save_draft(task_id, values)
             try:
-                from ..services.visits import complete_task  # engine.complete + visit bookkeeping (FLOWS)
-
                 complete_task(task_id, actor, values)
             except InvalidInput as err:
                 db.session.rollback()
@@ -85,7 +85,7 @@ class InboxView(BaseView):
             draft = drafts.get(task_id, actor.username)
         may_reassign = self.appbuilder.sm.has_access("can_reassign", "Task")
         return self.render_template(
-            "task.html", task=task, form=form, spec=form_spec(form, values, errors, current_app.config["TIMEZONE"]), errors=errors, draft=draft,
+            "task.html", task=task, form=form, spec=form_spec(form, values, errors), errors=errors, draft=draft,
             may_work=inbox.may_work(task, actor), history=inbox.task_context(task),
             candidates=inbox.candidates_for(task) if may_reassign else [], title=task.name)
 
@@ -137,8 +137,6 @@ def install_task_badge() -> None:
 
     @app.context_processor
     def inbox_counts():
-        from flask_login import current_user
-
         try:
             if current_user and current_user.is_authenticated and \
                     current_app.appbuilder.sm.has_access("can_read", "Task"):

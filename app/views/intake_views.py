@@ -5,29 +5,36 @@ without ``can_unmask`` on Household, in lists, detail pages and edit forms alike
 """
 from __future__ import annotations
 
-from datetime import timezone
-
 from flask import flash, redirect, request
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import EngineError
 
 from ..extensions import db
 from ..models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household, Project, ServiceEvent, WorkOrder
 from ..security import RESOURCES
 from ..services.engine import current_actor
-from ..services.intake import (NEEDS_HOUSEHOLD, announce, can_unmask, complete_event, file_no, local_zone, mask_id,
-                               mask_phone, open_case_of_same_matter, record_personal_data_view, route)
-from ..services.intake_import import ImportFileError, import_work_orders
+from ..services.intake.events import (
+    NEEDS_HOUSEHOLD,
+    announce,
+    can_unmask,
+    complete_event,
+    file_no,
+    mask_id,
+    mask_phone,
+    open_case_of_same_matter,
+    record_personal_data_view,
+    route,
+)
+from ..services.intake.work_orders import ImportFileError, import_work_orders
 
 
 def _all(resource: str) -> list[str]:
@@ -163,12 +170,12 @@ def _category_rules(form, field):
 
 
 def _aware(value):
-    """Form times are local; stored as UTC (SQLite keeps no offset)."""
+    """Form times are typed in local time."""
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=local_zone())
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=localtime.zone())
+    return localtime.utc(value)
 
 
 class ServiceEventView(ModelView):

@@ -6,27 +6,27 @@ ProcessModel/read sees models, versions and diffs; /deploy edits and deploys; /m
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from workflows.errors import EngineError, InvalidInput, NotFound, Problem
+from workflows.localtime import iso
 
 from ..extensions import db
-from ..services import modeler
-from ..services.engine import current_actor, iso, known_roles
+from ..services.engine import current_actor, known_roles
+from ..services.modeling import modeler
 
 BUNDLE = Path(__file__).resolve().parents[1] / "static" / "vendor" / "modeler" / "huifang-modeler.js"
 
 
 def _json_errors(view):
-    import functools
-
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         try:
@@ -123,8 +123,6 @@ class ModelerView(BaseView):
 
     @staticmethod
     def _csrf() -> str:
-        from flask_wtf.csrf import generate_csrf
-
         return generate_csrf()
 
     @expose("/<key>/draft", methods=["POST"])
@@ -146,8 +144,6 @@ class ModelerView(BaseView):
 
     @staticmethod
     def _local(value) -> str:
-        from flask import current_app
-
         return current_app.jinja_env.filters["localtime"](value)
 
     @expose("/validate", methods=["POST"])

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -63,8 +64,6 @@ def install_unread_badge() -> None:
 
     @app.context_processor
     def notification_unread():
-        from flask_login import current_user
-
         try:
             if current_user and current_user.is_authenticated:
                 return {"notification_unread": unread_count(current_user.username)}

@@ -17,8 +17,7 @@ from workflows.policy import PolicyError
 from ..extensions import db
 from ..models.policy import PolicyProfile, ProjectPolicyVersion
 from ..services.engine import current_actor
-from ..services.policy import (create_profile_version, current_version, effective_policy, get_profile,
-                               set_project_policy)
+from ..services.policy import create_profile_version, current_version, effective_policy, get_profile, set_project_policy
 
 
 class PolicyView(BaseView):

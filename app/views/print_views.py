@@ -13,8 +13,8 @@ from workflows import clock
 from ..api.common import pdf_response
 from ..extensions import db
 from ..models.intake import Project
-from ..services import printing
 from ..services.engine import current_actor
+from ..services.flows import printing
 from .common import attempt
 
 

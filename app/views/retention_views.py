@@ -1,6 +1,6 @@
 """The retention desk (issue 5): filing register, records on legal hold, what has expired, and the
 start of a destruction; holds are placed and released here with a reason. Thin over
-app/services/retention.py and retention_records.py."""
+app/services/retention.py and retained_records.py."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +14,8 @@ from sqlalchemy import or_, select
 from ..extensions import db
 from ..models.retention import RetainedRecord
 from ..models.visit import Visit
-from ..services import retention, retention_records
 from ..services.engine import current_actor
+from ..services.records import retained_records, retention
 from .common import attempt
 
 
@@ -37,20 +37,20 @@ class RetentionView(BaseView):
             .order_by(RetainedRecord.retain_until).limit(500)).all()
         return self.render_template(
             "retention.html", filings=filings, held_visits=held_visits, records=records,
-            expired_visits=retention.expired_visits(), expired_records=retention_records.expired(),
+            expired_visits=retention.expired_visits(), expired_records=retained_records.expired(),
             may_hold=self.appbuilder.sm.has_access("can_hold", "Retention"),
             may_destroy=self.appbuilder.sm.has_access("can_destroy", "Retention"), title=_("Retention"))
 
     @expose("/<kind>/<int:item_id>/hold", methods=["POST"])
     @has_access
     def hold(self, kind, item_id):
-        place = retention.place_hold if kind == "visit" else retention_records.place_hold
+        place = retention.place_hold if kind == "visit" else retained_records.place_hold
         return self._act(lambda: place(item_id, request.form.get("reason", "")), _("Legal hold placed."))
 
     @expose("/<kind>/<int:item_id>/release", methods=["POST"])
     @has_access
     def release(self, kind, item_id):
-        release = retention.release_hold if kind == "visit" else retention_records.release_hold
+        release = retention.release_hold if kind == "visit" else retained_records.release_hold
         return self._act(lambda: release(item_id, request.form.get("reason", "")), _("Legal hold released."))
 
     @expose("/destroy", methods=["POST"])

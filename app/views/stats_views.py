@@ -7,26 +7,29 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
+from weasyprint import HTML
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import EngineError
 from workflows.policy.reporting import period_containing
 
 from ..extensions import db
 from ..models.intake import Project
 from ..models.stats import Capa, PeriodicReport, Survey, VisitTheme
-from ..services import dashboard, kpis
-from ..services.audit import record
+from ..models.visit import Visit
+from ..services.engine import current_actor
+from ..services.records.audit import record
+from ..services.reporting import dashboard, kpis, reports, surveys
+from ..services.reporting.capa import capa_sheet, start_capa
 
 ROW_LIMIT = 200  # rows per table on the page; the Excel export has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _args():
-    zone = kpis.zone()
+    zone = localtime.zone()
     period = (request.args.get("period") or "").strip() or period_containing(clock.now(), "month", zone).label
     return period, (request.args.get("project") or None), (request.args.get("by") or "project")
 
@@ -55,7 +58,7 @@ class StatsView(BaseView):
         months = [period_obj.months()[-1].shifted(-i) for i in range(11, -1, -1)]
         series = kpis.monthly_series(months, project=project)
         projects = db.session.scalars(select(Project.key).order_by(Project.key)).all()
-        quarter = period_containing(clock.now(), "quarter", kpis.zone()).label
+        quarter = period_containing(clock.now(), "quarter", localtime.zone()).label
         themes = db.session.scalars(select(VisitTheme).order_by(VisitTheme.quarter.desc()).limit(8)).all()
         surveys = db.session.scalars(select(Survey).order_by(Survey.id.desc()).limit(8)).all()
         capas = {c.finding_key: c for c in db.session.scalars(select(Capa))}
@@ -97,7 +100,7 @@ class StatsView(BaseView):
             period, measure, rows, total = self._drill()
         except EngineError as err:
             return Response(str(err), status=422, mimetype="text/plain")
-        columns = [dashboard._col(k, k) for k in ("id", "serial", "project_key", "category", "household", "visitor",
+        columns = [dashboard.column(k, k) for k in ("id", "serial", "project_key", "category", "household", "visitor",
                                                   "method", "trigger_at", "due_at", "visited_at", "status", "result")]
         record("export.xlsx", target_type="visit", details={"measure": measure, "period": period, "rows": total})
         db.session.commit()
@@ -123,9 +126,6 @@ class StatsView(BaseView):
     @expose("/capa", methods=["POST"])
     @has_access
     def capa_start(self):
-        from ..services.capa import start_capa
-        from ..services.engine import current_actor
-
         try:
             capa = start_capa(request.form.get("finding_key", ""), request.form.get("period", ""), current_actor(),
                               project=request.form.get("project") or None)
@@ -140,11 +140,6 @@ class StatsView(BaseView):
     @expose("/capa/<int:capa_id>.pdf")
     @has_access
     def capa_pdf(self, capa_id):
-        from weasyprint import HTML
-
-        from ..models.visit import Visit
-        from ..services.capa import capa_sheet
-
         try:
             sheet = capa_sheet(capa_id)
         except EngineError:
@@ -160,8 +155,6 @@ class StatsView(BaseView):
     @expose("/reports/<int:report_id>.pdf")
     @has_access
     def report_pdf(self, report_id):
-        from ..services import reports
-
         report = db.session.get(PeriodicReport, report_id) or abort(404)
         data = reports.pdf(report, self.render_template)
         record("print.pdf", target_type="stats_report", target_id=report.id,
@@ -173,8 +166,6 @@ class StatsView(BaseView):
     @expose("/reports/<int:report_id>.xlsx")
     @has_access
     def report_xlsx(self, report_id):
-        from ..services import reports
-
         report = db.session.get(PeriodicReport, report_id) or abort(404)
         data = reports.xlsx(report)
         record("export.xlsx", target_type="stats_report", target_id=report.id,
@@ -185,9 +176,6 @@ class StatsView(BaseView):
     @expose("/themes", methods=["POST"])
     @has_access
     def theme(self):
-        from ..services import surveys
-        from ..services.engine import current_actor
-
         try:
             surveys.publish_theme(request.form.get("quarter", ""), request.form.get("theme", ""),
                                   request.form.get("content"), current_actor(), scope=request.form.get("scope") or None)
@@ -201,9 +189,6 @@ class StatsView(BaseView):
     @expose("/surveys", methods=["POST"])
     @has_access
     def survey(self):
-        from ..services import surveys
-        from ..services.engine import current_actor
-
         items = [i.strip() for i in (request.form.get("items") or "").splitlines() if i.strip()]
         try:
             surveys.issue_survey(request.form.get("project", ""), request.form.get("period", ""), items,

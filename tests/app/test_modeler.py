@@ -212,7 +212,7 @@ def test_a_diagram_without_layout_validates_deploys_and_runs(app_ctx, client, au
 
 
 def test_layout_gaps_name_the_elements_without_a_shape():
-    from app.services.modeler import layout_gaps
+    from app.services.modeling.modeler import layout_gaps
 
     shipped = Path(__file__).resolve().parents[2] / "bpmn" / "followup_visit.bpmn"
     xml = shipped.read_bytes()

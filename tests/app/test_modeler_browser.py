@@ -361,7 +361,7 @@ def test_a_diagram_without_layout_opens_laid_out_and_is_deployed_with_it(live_ap
     file is laid out the same way."""
     from playwright.sync_api import expect, sync_playwright
 
-    from app.services.modeler import layout_gaps
+    from app.services.modeling.modeler import layout_gaps
 
     app, base = live_app
     client = app.test_client()

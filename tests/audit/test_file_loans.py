@@ -8,7 +8,7 @@ from tests.app.conftest import _admin_password, app, app_ctx, auth, client  # no
 
 def _household(client, headers, room: str, key_customer: bool = False) -> int:
     from app.models.intake import Household
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     ensure_demo_project()
     created = client.post("/api/v1/households/", headers=headers, json={"project": "cuiyuan", "building": "7",

@@ -8,7 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.models.visit import Visit
-from app.services.retention import ArchivedRecord, retain_until
+from app.services.records.periods import retain_until
+from app.services.records.retention import ArchivedRecord
 from tests.flows.conftest import flows, notified, project  # noqa: F401
 from tests.flows.helpers import PLAN, VISIT, complete, start, tasks, visit
 from tests.app.conftest import _admin_password, app, app_ctx, auth, client  # noqa: F401
@@ -28,9 +29,9 @@ def _archived(client, auth) -> dict:
 def test_two_years_to_the_day_civil_code_month_arithmetic():
     """Filed 29 Feb 2028 → kept to the end of 28 Feb 2030 (no 29 Feb: the month's last day)."""
     filed = datetime(2028, 2, 29, 10, tzinfo=CHINA)
-    assert retain_until(filed, 2, CHINA) == datetime(2030, 2, 28, 23, 59, 59, 999999, tzinfo=CHINA)
+    assert retain_until(filed, 2) == datetime(2030, 2, 28, 23, 59, 59, 999999, tzinfo=CHINA)
     late = datetime(2026, 12, 31, 23, 30, tzinfo=CHINA)  # 15:30 UTC: the local day decides
-    assert retain_until(late, 2, CHINA) == datetime(2028, 12, 31, 23, 59, 59, 999999, tzinfo=CHINA)
+    assert retain_until(late, 2) == datetime(2028, 12, 31, 23, 59, 59, 999999, tzinfo=CHINA)
 
 
 def test_archiving_stamps_the_filing_time_and_retention_end(flows, client, auth):
@@ -145,7 +146,7 @@ def test_a_changed_retention_period_recalculates_filed_records_with_an_audit_ent
                                                          AuditEntry.target_id == str(v["id"]),
                                                          AuditEntry.action == "update")
                                   .order_by(AuditEntry.id)).all()
-    from app.services.audit import readable_details
+    from app.services.records.audit import readable_details
 
     last = readable_details(changes[-1].details)  # a visit's values are sealed under its trail key
     assert set(last["after"]) == {"retain_until"}  # the recalculation, with before and after
@@ -157,7 +158,7 @@ def test_a_changed_retention_period_recalculates_filed_records_with_an_audit_ent
 
 def test_amb09_each_period_gets_one_filing_task_due_at_the_profiles_deadline_and_late_filing_shows(
         flows, client, auth, project):
-    from app.services.retention import start_due_filings
+    from app.services.records.retention import start_due_filings
 
     key = project("fil", "P000-3")  # RET-02: before the 10th of the next month
     flows.set(datetime(2027, 3, 15, 9, tzinfo=CHINA))

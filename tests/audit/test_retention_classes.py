@@ -89,7 +89,7 @@ def test_call_recordings_follow_the_securities_profile_and_bad_input_changes_not
 
 
 def test_filing_a_period_files_its_signout_sheet_for_two_years(flows, client, auth, project):
-    from app.services.retention import start_due_filings
+    from app.services.records.retention import start_due_filings
 
     key = project("rc4", "P000-3")
     flows.set(datetime(2027, 3, 15, 9, tzinfo=CHINA))

@@ -17,7 +17,7 @@ from app.models.audit import AuditEntry, TrailKey
 from app.models.intake import Customer, Household, Project
 from app.models.retention import RetainedRecord
 from app.models.visit import DestructionEntry
-from app.services import audit, shredding
+from app.services.records import audit, shredding
 from tests.app.conftest import _admin_password, app, app_ctx, auth, browser_login, client  # noqa: F401
 from tests.flows.conftest import flows, notified, project  # noqa: F401
 from tests.flows.helpers import PLAN, VISIT, complete, start, tasks, visit
@@ -129,7 +129,7 @@ def test_a_visits_values_are_sealed_at_rest_and_read_in_clear_through_pages_and_
 
 
 def test_a_customers_values_are_sealed_under_the_households_key(flows, client, auth):
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     ensure_demo_project()
     headers = auth("supervisor")

@@ -13,7 +13,7 @@ from app import signals
 from app.cli_audit import audit as audit_cli
 from app.extensions import db
 from app.models.audit import AuditEntry
-from app.services import audit
+from app.services.records import audit
 from tests.app.conftest import PASSWORD, _admin_password, app, app_ctx, auth, client  # noqa: F401
 from workflows import clock
 
@@ -63,7 +63,7 @@ def test_logins_and_failed_logins_are_recorded(app_ctx, client):
 
 def test_changes_through_the_api_keep_before_and_after_of_the_changed_fields(app_ctx, client, auth):
     headers = auth("supervisor")
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     ensure_demo_project()
     created = client.post("/api/v1/households/", headers=headers, json={
@@ -221,7 +221,7 @@ def test_full_phone_numbers_shown_are_recorded_masked_ones_are_not(app_ctx, clie
     from tests.app.conftest import browser_login
 
     headers = auth("supervisor")
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     ensure_demo_project()
     created = client.post("/api/v1/households/", headers=headers, json={"project": "cuiyuan", "building": "8",
@@ -249,7 +249,7 @@ def test_one_page_and_one_pdf_hold_a_visits_trail_from_intake_to_archive(app_ctx
     from tests.flows.helpers import PLAN, complete, tasks
 
     sup = auth("supervisor")
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     ensure_demo_project()
     event = client.post("/api/v1/service-events/", headers=sup, json={

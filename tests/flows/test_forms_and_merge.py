@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.visit import Visit, VisitForm
-from app.services import visits as service
+from app.services.flows import visits as service
 
 from .helpers import PLAN, complete, start, tasks, visit
 

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models.inbox import TaskDraft
 from app.models.intake import Customer, Household, Project, ServiceEvent, WorkOrder
 from app.models.visit import Visit
-from app.services.inbox import urgency
+from app.services.flows.inbox import urgency
 from tests.app.conftest import browser_login
 from tests.app.test_ui import form_spec
 from workflows.models import EngineEvent, HumanTask
@@ -23,15 +23,15 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def test_urgency_boundaries():
     now = datetime(2026, 3, 5, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
-    assert urgency(None, now, SHANGHAI, 48) is None
-    assert urgency(now, now, SHANGHAI, 48) == "overdue"  # due this very minute
-    assert urgency(now - timedelta(days=3), now, SHANGHAI, 48) == "overdue"
+    assert urgency(None, now, 48) is None
+    assert urgency(now, now, 48) == "overdue"  # due this very minute
+    assert urgency(now - timedelta(days=3), now, 48) == "overdue"
     local_midnight = datetime(2026, 3, 6, 0, 0, tzinfo=SHANGHAI)
-    assert urgency(local_midnight - timedelta(minutes=1), now, SHANGHAI, 48) == "today"  # 23:59 local
-    assert urgency(local_midnight, now, SHANGHAI, 48) == "soon"  # tomorrow 00:00 local
-    assert urgency(now + timedelta(hours=48), now, SHANGHAI, 48) == "soon"
-    assert urgency(now + timedelta(hours=48, minutes=1), now, SHANGHAI, 48) is None
-    assert urgency(datetime(2026, 3, 5, 5, 0), now, SHANGHAI, 48) == "today"  # naive = UTC (SQLite)
+    assert urgency(local_midnight - timedelta(minutes=1), now, 48) == "today"  # 23:59 local
+    assert urgency(local_midnight, now, 48) == "soon"  # tomorrow 00:00 local
+    assert urgency(now + timedelta(hours=48), now, 48) == "soon"
+    assert urgency(now + timedelta(hours=48, minutes=1), now, 48) is None
+    assert urgency(datetime(2026, 3, 5, 5, 0), now, 48) == "today"  # naive = UTC (SQLite)
 
 
 def _household(project_key: str, room: str, customer: str) -> Household:

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models.audit import AuditEntry
 from app.models.intake import Customer, Household, Project
 from app.models.visit import Visit
-from app.services import printing
+from app.services.flows import printing
 
 from .helpers import PLAN, VISIT, complete, start, tasks
 from tests.app.conftest import browser_login

@@ -94,7 +94,7 @@ def test_smp01_the_worker_draws_the_month_on_the_30th_once(flows, client, auth, 
     """SMP-01: P002 samples the month's completed repair orders on the 30th; the visits are due before
     the 5th of the next month (inclusive, AMB default); drawing again the same month does nothing."""
     from app.models.intake import WorkOrder
-    from app.services.repair_sampling import draw_due_repair_samples
+    from app.services.flows.repair_sampling import draw_due_repair_samples
 
     key = project("p2w", "P002")
     year, month = _a_month_ahead()
@@ -119,7 +119,7 @@ def test_smp01_the_worker_draws_the_month_on_the_30th_once(flows, client, auth, 
 
 
 def test_smp01_february_draws_on_its_last_day(flows, project):
-    from app.services.repair_sampling import draw_due_repair_samples
+    from app.services.flows.repair_sampling import draw_due_repair_samples
 
     key = project("p2f", "P002")
     year = _a_month_ahead()[0] + 1  # a February after the profile versions took effect
@@ -170,7 +170,7 @@ def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_ra
     """SMP-04 (P000-3: repair ≥10% within 5 days, HOME ≥20% of visits): once a day the worker draws the repairs
     completed before that day and not drawn yet, as many as keep the month at ≥10%; each visit is due 5 days
     after its repair. Late reports and days the worker missed are caught up."""
-    from app.services.repair_sampling import draw_due_repair_samples
+    from app.services.flows.repair_sampling import draw_due_repair_samples
 
     admin, sup = auth("admin"), auth("supervisor")
     key = project("p3d", "P000-3")
@@ -208,7 +208,7 @@ def test_smp04_a_fixed_rate_profile_draws_each_day_and_keeps_the_month_at_its_ra
 
 def test_smp04_every_repair_profile_visits_each_repair_within_its_window(flows, client, auth, project):
     """P001-C 三.1: every repair is visited within 3 days (rule 'all')."""
-    from app.services.repair_sampling import draw_due_repair_samples
+    from app.services.flows.repair_sampling import draw_due_repair_samples
 
     admin = auth("admin")
     key = project("p1c", "P001-C")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from app.services.modeler import layout_gaps
+from app.services.modeling.modeler import layout_gaps
 from tests.conftest import load_fixture
 from workflows.diagram import inspect_diagram
 

@@ -35,7 +35,7 @@ def _only_test_receivers():
 @pytest.fixture
 def project(app_ctx):
     """翠苑小区 with its households; every intake row is removed afterwards."""
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     project = ensure_demo_project()
     with _only_test_receivers():

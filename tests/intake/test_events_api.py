@@ -147,7 +147,7 @@ def test_households_and_customers_create_with_file_no_ret09(client, auth, projec
 
 
 def test_demo_project_is_idempotent(app_ctx, project):
-    from app.services.intake import ensure_demo_project
+    from app.services.intake.events import ensure_demo_project
 
     before = db.session.query(Household).count()
     assert before == 24

@@ -6,7 +6,7 @@ import pytest
 from app.extensions import db
 from app.models.intake import Customer, Household
 from app.security import ROLE_PERMISSIONS, ROLES
-from app.services.intake import mask_id, mask_phone
+from app.services.intake.events import mask_id, mask_phone
 
 from .conftest import browser_login
 

@@ -1,7 +1,7 @@
 """Detection rules on a crafted data set (SOP_RULES §4.4, FLOW-17, RPR-07, AMB-05/06/34, 003-FC 3.6)."""
 from __future__ import annotations
 
-from app.services.detection import findings
+from app.services.reporting.detection import findings
 from workflows.policy.reporting import parse_period
 
 from .conftest import local

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.services import kpis
-from app.services.kpis import measure_visits, period_bounds
+from app.services.reporting import kpis
+from app.services.reporting.kpis import measure_visits, period_bounds
 from workflows.errors import InvalidInput
 from workflows.policy.calendar import end_of_day
 

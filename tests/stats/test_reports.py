@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models.stats import Capa, PeriodicReport
 from app.services.engine import get_engine
-from app.services.reports import start_due_reports
+from app.services.reporting.reports import start_due_reports
 from tests.app.conftest import browser_login
 from tests.app.test_ui import form_spec
 from tests.flows.helpers import complete, fire_timers, tasks
@@ -172,12 +172,12 @@ def test_catch_up_and_statistics_decide_starts_capas(stats, client, auth, app_ct
 def test_a_worker_that_loses_the_race_for_a_period_starts_nothing(stats, monkeypatch):
     """Two workers see no report for the period; the second one's insert fails on the unique key and it rolls
     back without starting a flow (exactly once)."""
-    from app.services import reports
+    from app.services.reporting import reports
     from workflows.models import ProcessInstance
 
     stats.project("kp1", "P000-1")
     stats.clock._now = local(2027, 1, 10, 9).astimezone(stats.clock._now.tzinfo)
-    original = reports._row
+    original = reports.report_row
 
     def other_worker_first(report, project, now):
         row = original(report, project, now)
@@ -188,7 +188,7 @@ def test_a_worker_that_loses_the_race_for_a_period_starts_nothing(stats, monkeyp
                 due_at=row.due_at, created_at=now))
         return row
 
-    monkeypatch.setattr(reports, "_row", other_worker_first)
+    monkeypatch.setattr(reports, "report_row", other_worker_first)
     assert start_due_reports() == []
     assert _count(PeriodicReport) == 1
     assert _count(ProcessInstance, ProcessInstance.business_key.like("monthly_summary:%")) == 0
@@ -197,8 +197,8 @@ def test_a_worker_that_loses_the_race_for_a_period_starts_nothing(stats, monkeyp
 def test_the_statistics_report_shows_late_and_overdue_filing(stats, client, auth, app_ctx):
     """AMB-09 (issue 5): filing deadlines are tasks; a late filing shows in the period's statistics report."""
     from app.models.stats import PeriodicReport
-    from app.services.reports import content
-    from app.services.retention import filings, start_due_filings
+    from app.services.reporting.reports import content
+    from app.services.records.retention import filings, start_due_filings
 
     stats.project("kf", "P003", households=1)
     stats.clock._now = local(2027, 1, 15, 9).astimezone(stats.clock._now.tzinfo)

@@ -97,7 +97,7 @@ def test_flows_fill_the_columns_the_kpis_count(stats, client, auth):
 def test_complaint_cases_record_their_sla_times(stats, client, auth):
     from datetime import timedelta
 
-    from app.services import kpis
+    from app.services.reporting import kpis
 
     stats.project("k3", "P003", households=1)
     supervisor, dept = auth("supervisor"), auth("departmenthead")
@@ -121,7 +121,7 @@ def test_complaint_cases_record_their_sla_times(stats, client, auth):
 
 def test_the_worker_issues_each_projects_survey_once_per_period_with_its_last_items(stats, client, auth):
     from app.models.stats import Survey
-    from app.services.surveys import DEFAULT_ITEMS, issue_due_surveys
+    from app.services.reporting.surveys import DEFAULT_ITEMS, issue_due_surveys
 
     stats.project("ks1", "P003", households=1)
     stats.project("ks2", "P003", households=1)

@@ -8,17 +8,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.localtime import iso
 
-from ..extensions import db
-from ..models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household, Project, ServiceEvent
-from ..signals import notify, service_event_recorded
+from ...extensions import db
+from ...models.intake import CATEGORIES, SEVERITIES, SOURCES, Customer, Household, Project, ServiceEvent
+from ...signals import notify, service_event_recorded
+from ..policy import effective_policy
+from ..records.audit import record
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +80,6 @@ def can_unmask() -> bool:
 def record_personal_data_view(customers, where: str) -> None:
     """Issue 5: whenever full phone or ID numbers are shown, the trail says who saw whose (one entry per
     household), committed at once — reading has no transaction of its own to join."""
-    from .audit import record
-
     by_household: dict[int, list[int]] = {}
     for customer in customers:
         if customer.phone or customer.id_number:
@@ -108,14 +108,6 @@ def household_to_dict(household: Household, unmask: bool, customers: bool = True
     return result
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.isoformat()
-
-
 def event_to_dict(event: ServiceEvent) -> dict:
     return {"id": event.id, "project": event.project.key, "household_id": event.household_id,
             "household": event.household.file_no if event.household else None,
@@ -128,10 +120,6 @@ def event_to_dict(event: ServiceEvent) -> dict:
 
 
 # ---------------------------------------------------------------- parsing
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
                 "%Y/%m/%d", "%Y.%m.%d")
@@ -160,9 +148,8 @@ def parse_datetime(value, field: str, problems: list[Problem]) -> datetime | Non
                                     field=field))
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=local_zone())
-    # Stored as UTC: SQLite keeps no offset and would otherwise read local time back as UTC.
-    return parsed.astimezone(ZoneInfo("UTC"))
+        parsed = parsed.replace(tzinfo=localtime.zone())
+    return localtime.utc(parsed)
 
 
 def customer_names(household_ids: set[int]) -> dict[int, str]:
@@ -206,7 +193,7 @@ def resolve_household(project: Project | None, data: dict, problems: list[Proble
     if building not in (None, "") and room not in (None, ""):
         if project is None:
             return None  # the project problem is reported already
-        building, room = _clean(building), _clean(room)
+        building, room = clean_text(building), clean_text(room)
         household = db.session.scalar(select(Household).where(
             Household.project_id == project.id, Household.building == building, Household.room == room))
         if household is None:
@@ -215,7 +202,7 @@ def resolve_household(project: Project | None, data: dict, problems: list[Proble
     return None
 
 
-def _clean(value) -> str:
+def clean_text(value) -> str:
     """Spreadsheet cells give 3.0 for building 3; keep what a person typed."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -343,8 +330,6 @@ def count_repeats(event: ServiceEvent) -> None:
 def repeat_threshold(event: ServiceEvent) -> int | None:
     """The profile's repeat threshold for the event's category (P000-2: complaints ≥2, repairs ≥3; "以上" is
     inclusive, FLOW-17), None when the profile sets none."""
-    from .policy import effective_policy
-
     thresholds = (effective_policy(event.project.key).get("params") or {}).get("repeat_thresholds") or {}
     return thresholds.get(event.category)
 
@@ -375,8 +360,7 @@ def complete_event(event_id: int, completed_at=None) -> ServiceEvent:
                        f"complete that case")
     problems: list[Problem] = []
     at = parse_datetime(completed_at, "completed_at", problems) or clock.now()
-    received = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=ZoneInfo("UTC"))
-    if not problems and at < received:
+    if not problems and at < event.received_at:
         problems.append(Problem("completed_at is before the event was received", field="completed_at"))
     if problems:
         raise InvalidInput(problems)
@@ -422,7 +406,7 @@ def create_household(data: dict) -> Household:
         if data.get(field) in (None, ""):
             problems.append(Problem(f"{field} is required", field=field))
     if not problems:
-        building, room = _clean(data["building"]), _clean(data["room"])
+        building, room = clean_text(data["building"]), clean_text(data["room"])
         exists = db.session.scalar(select(Household).where(
             Household.project_id == project.id, Household.building == building, Household.room == room))
         if exists:
@@ -491,5 +475,5 @@ def ensure_demo_project() -> Project:
 
 
 def demo_received_at(days_ago: int, hour: int = 10) -> datetime:
-    return (clock.now() - timedelta(days=days_ago)).astimezone(local_zone()).replace(hour=hour, minute=0, second=0,
-                                                                                     microsecond=0)
+    return localtime.local(clock.now() - timedelta(days=days_ago)).replace(hour=hour, minute=0, second=0,
+                                                                          microsecond=0)

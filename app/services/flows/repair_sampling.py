@@ -6,19 +6,20 @@ from __future__ import annotations
 import calendar
 import secrets
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from workflows import clock
+from workflows import clock, localtime, policy as policy_rules
 from workflows.actor import Actor
 from workflows.errors import Conflict
+from workflows.localtime import utc
 
-from ..extensions import db
-from ..models.visit import RepairSample
-from .visits import SYSTEM, _aware, _effective_policy, _policy_module, start_visit
+from ...extensions import db
+from ...models.intake import Project, ServiceEvent, WorkOrder
+from ...models.visit import RepairSample
+from ..policy import effective_policy
+from .visits import SYSTEM, start_visit
 
 # Sampling rules drawn day by day: their windows run from each repair's completion (P000-3: within 5 days,
 # P000-4: [T+1d, T+2d]), too short for a month-end draw. A monthly rule (P002) names its sample_day instead.
@@ -41,13 +42,10 @@ def sample_repairs(project: str, period: str, orders: list[dict], seed: str, act
     if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project,
                                                        RepairSample.period == period)):
         raise Conflict(f"the repair orders of {project} {period} were already sampled")
-    module = _policy_module()
-    if module is None:
-        raise Conflict("the policy module is not available; cannot size the sample")
-    params = _effective_policy(project).get("params") or {}
-    k, min_home = size or module.sample_size(params, "repair", len(orders))
+    params = effective_policy(project).get("params") or {}
+    k, min_home = size or policy_rules.sample_size(params, "repair", len(orders))
     ids = [o["id"] for o in orders]
-    sample = module.draw_sample(ids, k, seed)
+    sample = policy_rules.draw_sample(ids, k, seed)
     home = sample[:min_home]
     by_id = {o["id"]: o for o in orders}
     row = RepairSample(project_key=project, period=period, seed=seed, population=ids, sample=sample, home=home,
@@ -56,11 +54,11 @@ def sample_repairs(project: str, period: str, orders: list[dict], seed: str, act
     db.session.commit()
     for order_id in sample:
         order = by_id[order_id]
-        trigger = _aware(order.get("completed_at")) or clock.now()
+        trigger = utc(order.get("completed_at")) or clock.now()
         try:  # the profile's repair window (SMP-01: P002 before the 5th of the next month)
-            due = module.visit_window(params, "repair", trigger)[1]
-        except module.PolicyError:
-            due = trigger + timedelta(days=7)
+            due = policy_rules.visit_window(params, "repair", trigger)[1]
+        except policy_rules.PolicyError:  # no window in the profile: a week, ending at 24:00 local
+            due = localtime.days_later_end(trigger, 7)
         # No visitor named: the visit waits, unclaimed, in the inbox of every Agent.
         start_visit("repair", process="repair_followup", project=project, household=order.get("household"),
                     household_id=order.get("household_id"), actor=actor, trigger=trigger,
@@ -72,9 +70,6 @@ def sample_repairs(project: str, period: str, orders: list[dict], seed: str, act
 def completed_repairs(project, start: datetime, end: datetime) -> list[dict]:
     """The project's repairs completed in [start, end): imported 派工单 by number, and repair service events
     recorded by form or REST without a work order as ``E<event id>``."""
-    from ..models.intake import ServiceEvent, WorkOrder
-
-    start, end = _aware(start), _aware(end)  # stored as UTC
     orders = db.session.scalars(select(WorkOrder).where(
         WorkOrder.project_id == project.id, WorkOrder.service_type == "repair",
         WorkOrder.completed_at >= start, WorkOrder.completed_at < end).order_by(WorkOrder.number)).all()
@@ -98,16 +93,12 @@ def draw_due_repair_samples(actor: Actor = SYSTEM, day: date | None = None) -> l
     completed before that day and not drawn yet, as many as keep the month's draws at the profile's rate
     (≥ rate × their repairs, rounded up), so visits start while their windows, which run from each repair's
     completion, are still open."""
-    from ..models.intake import Project
-
-    if _policy_module() is None:
-        return []
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = localtime.zone()
     now = clock.now().astimezone(zone)
     as_of = now if day is None or day >= now.date() else datetime.combine(day, time.max, tzinfo=zone)
     drawn = []
     for project in db.session.scalars(select(Project).order_by(Project.key)).all():
-        params = _effective_policy(project.key).get("params") or {}
+        params = effective_policy(project.key).get("params") or {}
         sampling = (params.get("categories", {}).get("repair") or {}).get("sampling") or {}
         if sampling.get("sample_day"):
             drawn.append(_draw_month(project, sampling["sample_day"], as_of, actor))
@@ -132,33 +123,29 @@ def _draw_month(project, sample_day: int, as_of: datetime, actor: Actor) -> Repa
 
 
 def _draw_day(project, params: dict, as_of: datetime, actor: Actor) -> RepairSample | None:
-    from workflows.policy.calendar import start_of_day
-
     period = as_of.date().isoformat()
     if db.session.scalar(select(RepairSample.id).where(RepairSample.project_key == project.key,
                                                        RepairSample.period == period)):
         return None
-    cutoff = start_of_day(as_of.date(), as_of.tzinfo)
+    cutoff = localtime.day_start(as_of.date())
     earliest = cutoff - timedelta(days=DAILY_LOOKBACK_DAYS)
     earlier = db.session.scalars(select(RepairSample).where(
         RepairSample.project_key == project.key,
-        RepairSample.created_at >= _aware(earliest) - timedelta(days=DAILY_LOOKBACK_DAYS))).all()
+        RepairSample.created_at >= earliest - timedelta(days=DAILY_LOOKBACK_DAYS))).all()
     seen = {order for row in earlier for order in row.population}
     orders = [o for o in completed_repairs(project, earliest, cutoff) if o["id"] not in seen]
     if not orders:
         return None
     # the month's draws so far (its days, or a month drawn by hand) and this one keep the profile's rate
     month_rows = [row for row in earlier if row.period.startswith(period[:7])]
-    k_month, home_month = _policy_module().sample_size(params, "repair",
-                                                       sum(len(r.population) for r in month_rows) + len(orders))
+    k_month, home_month = policy_rules.sample_size(params, "repair",
+                                                   sum(len(r.population) for r in month_rows) + len(orders))
     k = max(0, min(len(orders), k_month - sum(len(r.sample) for r in month_rows)))
     home = max(0, min(k, home_month - sum(len(r.home) for r in month_rows)))
     return _stored_draw(project, period, orders, (k, home), actor)
 
 
 def _stored_draw(project, period: str, orders: list[dict], size, actor: Actor) -> RepairSample | None:
-    from ..models.intake import WorkOrder
-
     try:
         row = sample_repairs(project.key, period, orders, seed=secrets.token_hex(8), actor=actor, size=size)
     except (Conflict, IntegrityError):  # another worker drew this period first

@@ -22,11 +22,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, and_, func, literal_column, select, union_all
 
-from workflows import clock
+from workflows import clock, localtime
+from workflows.localtime import utc
 from workflows.policy.reporting import Period
 
-from ..extensions import db
-from .kpis import E, P, V, _is_case, _params, _utc, zone
+from ...extensions import db
+from ...models.intake import Household
+from .kpis import E, P, V, is_case, profile_params
 
 SATISFIED_LOOKBACK = timedelta(days=93)
 RULES = ("unqualified", "repeat_complaint", "repeat_repair", "rising_complaints")
@@ -47,12 +49,12 @@ def _key(*parts) -> str:
 
 def _thresholds(kind: str) -> dict[str, int]:
     keys = db.session.scalars(select(P.c.key).order_by(P.c.key)).all()
-    return {key: int((_params(key).get("repeat_thresholds") or {}).get(kind) or (2 if kind == "complaint" else 3))
+    return {key: int((profile_params(key).get("repeat_thresholds") or {}).get(kind) or (2 if kind == "complaint" else 3))
             for key in keys}
 
 
 def findings(period: Period, *, project: str | None = None, rules=RULES, now: datetime | None = None) -> list[dict]:
-    start, end = (_utc(x) for x in period.bounds(zone()))
+    start, end = (utc(x) for x in period.bounds(localtime.zone()))
     out: list[dict] = []
     if "unqualified" in rules:
         out += unqualified(period, start, end, project)
@@ -105,8 +107,6 @@ def _visits_by_event(event_ids: list[int]) -> dict[int, list[int]]:
 
 
 def _labels(household_ids) -> dict[int, str]:
-    from ..models.intake import Household
-
     ids = sorted({h for h in household_ids if h is not None})
     out: dict[int, str] = {}
     for start in range(0, len(ids), 5000):
@@ -194,7 +194,7 @@ def repeat_repairs(period: Period, start, end, project: str | None) -> list[dict
 
 
 def _complaint_counts(period: Period, project: str | None) -> dict[str, int]:
-    start, end = (_utc(x) for x in period.bounds(zone()))
+    start, end = (utc(x) for x in period.bounds(localtime.zone()))
     query = (select(P.c.key, func.count()).select_from(E.join(P, E.c.project_id == P.c.id))
              .where(E.c.category == "complaint", E.c.duplicate_of_id.is_(None), E.c.received_at >= start,
                     E.c.received_at < end).group_by(P.c.key))
@@ -208,7 +208,7 @@ def rising_complaints(period: Period, project: str | None) -> list[dict]:
     current = _complaint_counts(period, project)
     compared = {"previous": (period.previous(), _complaint_counts(period.previous(), project)),
                 "year_earlier": (period.year_earlier(), _complaint_counts(period.year_earlier(), project))}
-    start, end = (_utc(x) for x in period.bounds(zone()))
+    start, end = (utc(x) for x in period.bounds(localtime.zone()))
     out = []
     for proj, n in sorted(current.items()):
         for basis, (other, counts) in compared.items():
@@ -216,7 +216,7 @@ def rising_complaints(period: Period, project: str | None) -> list[dict]:
             if n <= before:
                 continue
             visits = list(db.session.scalars(select(V.c.id).where(
-                _is_case(), V.c.project_key == proj, V.c.trigger_at >= start, V.c.trigger_at < end)))
+                is_case(), V.c.project_key == proj, V.c.trigger_at >= start, V.c.trigger_at < end)))
             basis_zh = "环比 vs previous period" if basis == "previous" else "同比 vs a year earlier"
             out.append(_finding("rising_complaints", _key("rising_complaints", basis, proj, period.label), proj,
                                 period, f"{RULE_TITLES['rising_complaints']} ({basis_zh}): {before} → {n}", visits,

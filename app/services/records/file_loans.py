@@ -11,9 +11,10 @@ from __future__ import annotations
 from workflows import clock
 from workflows.actor import Actor
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from workflows.localtime import iso
 
-from ..extensions import db
-from ..models.intake import FileLoan, Household
+from ...extensions import db
+from ...models.intake import FileLoan, Household
 
 KINDS = ("view", "borrow", "copy")
 PARTIES = ("internal", "external")
@@ -87,8 +88,6 @@ def _loan(loan_id: int) -> FileLoan:
 
 
 def loan_to_dict(loan: FileLoan) -> dict:
-    from .engine import iso
-
     return {"id": loan.id, "household_id": loan.household_id, "file_no": loan.household.file_no, "kind": loan.kind,
             "party": loan.party, "requester": loan.requester, "purpose": loan.purpose, "status": loan.status,
             "approver": loan.approver, "decision_note": loan.decision_note,

@@ -10,43 +10,49 @@ was down when a period began still starts it while its report is not yet due (wo
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime
 
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from weasyprint import HTML
 
 from workflows import clock
 from workflows.actor import Actor
-from workflows.errors import NotFound
+from workflows.errors import Conflict, NotFound
+from workflows.localtime import utc
+from workflows.models import EngineEvent, ProcessInstance
 from workflows.policy.reporting import Report, parse_period, reports_for
 
-from ..extensions import db
-from ..models.stats import PeriodicReport
+from ...extensions import db
+from ...models.intake import Project
+from ...models.stats import PeriodicReport
+from ..engine import get_engine
+from ..records import retained_records
+from ..records.retention import filings
+from . import detection, kpis
+from .capa import start_capa
+from .dashboard import column
+from .kpis import profile_params
 
 SYSTEM = Actor("system", frozenset({"Supervisor"}))
 PROCESSES = ("monthly_summary", "rate_report", "period_statistics")
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def start_due_reports(now: datetime | None = None) -> list[PeriodicReport]:
     """What ``flask huifang worker`` calls on every sweep (idempotent)."""
-    from ..models.intake import Project
-    from .engine import get_engine
-    from .kpis import _params
-
     now = now or clock.now()
     started = []
     for key in db.session.scalars(select(Project.key).order_by(Project.key)).all():
-        params = _params(key)
+        params = profile_params(key)
         for report in reports_for(params, now):
             if db.session.scalar(select(PeriodicReport.id).where(
                     PeriodicReport.kind == report.kind, PeriodicReport.project_key == key,
                     PeriodicReport.period == report.period)):
                 continue
-            row = _row(report, key, now)
+            row = report_row(report, key, now)
             try:
                 db.session.add(row)
                 db.session.flush()  # another worker's row for this period: IntegrityError (PG waits for it)
@@ -62,11 +68,11 @@ def start_due_reports(now: datetime | None = None) -> list[PeriodicReport]:
     return started
 
 
-def _row(report: Report, project: str, now: datetime) -> PeriodicReport:
+def report_row(report: Report, project: str, now: datetime) -> PeriodicReport:
     kind = "month" if report.kind != "statistics" else _period_kind(report.period)
     return PeriodicReport(kind=report.kind, period_kind=kind, project_key=project, period=report.period,
-                          covers_from=_utc(report.covers_from), covers_until=_utc(report.covers_until),
-                          opens_at=_utc(report.opens_at), due_at=_utc(report.due_at), created_at=now)
+                          covers_from=utc(report.covers_from), covers_until=utc(report.covers_until),
+                          opens_at=utc(report.opens_at), due_at=utc(report.due_at), created_at=now)
 
 
 def _period_kind(label: str) -> str:
@@ -76,10 +82,6 @@ def _period_kind(label: str) -> str:
 def after_report_step(process: str, bpmn_id: str, instance_id: int, actor: Actor, data: dict) -> None:
     """FLOW-13/18: the manager's decision starts a CAPA for each finding named (those already acted on are
     skipped). Export and print of the content are audited in the views."""
-    from workflows.errors import Conflict
-
-    from .capa import start_capa
-
     report = db.session.scalar(select(PeriodicReport).where(PeriodicReport.instance_id == instance_id))
     if report is None:
         return
@@ -96,13 +98,9 @@ def after_report_step(process: str, bpmn_id: str, instance_id: int, actor: Actor
 
 def _file_when_done(report: PeriodicReport, instance_id: int, actor: Actor) -> None:
     """RET-01/AMB-10: a finished 月回访汇总表 is filed; its two years run from today."""
-    from workflows.models import ProcessInstance
-
-    from . import retention_records
-
     if db.session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)) != "completed":
         return
-    retention_records.file_record("monthly_summary", f"{report.project_key}:{report.period}",
+    retained_records.file_record("monthly_summary", f"{report.project_key}:{report.period}",
                                   project_key=report.project_key,
                                   title=f"月回访汇总表 {report.project_key} {report.period}", filed_by=actor.username)
     db.session.commit()
@@ -119,33 +117,25 @@ def get_report(report_id: int) -> PeriodicReport:
 
 def content(report: PeriodicReport, now: datetime | None = None) -> dict:
     """The report's tables over exactly the span it covers, plus the flow's answers and signatures."""
-    from flask_babel import gettext as _
-
-    from workflows.models import EngineEvent
-
-    from . import detection, kpis
-    from .dashboard import _col
-    from .engine import get_engine
-
-    start, end, project = _utc(report.covers_from), _utc(report.covers_until), report.project_key
+    start, end, project = utc(report.covers_from), utc(report.covers_until), report.project_key
     tables = []
     rates = kpis.visit_rates(start, end, project=project, now=now)
     tables.append({"id": "rates", "title": _("Visits per category"), "columns": [
-        _col("category", _("Category")), _col("eligible", _("Eligible events")), _col("due", _("Visits planned")),
-        _col("visited", _("Visited")), _col("rate", _("Visit rate"), kind="pct"),
-        _col("required_rate", _("Required rate"), kind="pct"), _col("rate_met", _("Rate met")),
-        _col("home", _("HOME visits")), _col("on_time", _("On time")), _col("late", _("Late")),
-        _col("unsatisfied", _("Unsatisfied")), _col("unqualified", _("Unqualified"))], "rows": rates})
+        column("category", _("Category")), column("eligible", _("Eligible events")), column("due", _("Visits planned")),
+        column("visited", _("Visited")), column("rate", _("Visit rate"), kind="pct"),
+        column("required_rate", _("Required rate"), kind="pct"), column("rate_met", _("Rate met")),
+        column("home", _("HOME visits")), column("on_time", _("On time")), column("late", _("Late")),
+        column("unsatisfied", _("Unsatisfied")), column("unqualified", _("Unqualified"))], "rows": rates})
     if report.kind == "rate_report":
         cov = kpis.coverage(start, end, by="team", project=project, now=now)
         tables.append({"id": "rate_report", "title": "回访率报表 Visit rate report", "columns": [
-            _col("slice", _("Team")), _col("due", _("Visits due")), _col("attempted", _("Actual visits")),
-            _col("coverage", _("Coverage"), kind="pct"), _col("visited", _("Successful")),
-            _col("success_rate", _("Success rate"), kind="pct"), _col("valid", _("Valid (≥80%)"))], "rows": cov})
+            column("slice", _("Team")), column("due", _("Visits due")), column("attempted", _("Actual visits")),
+            column("coverage", _("Coverage"), kind="pct"), column("visited", _("Successful")),
+            column("success_rate", _("Success rate"), kind="pct"), column("valid", _("Valid (≥80%)"))], "rows": cov})
         sat = kpis.satisfaction(start, end, project=project)
         tables.append({"id": "scores", "title": "客户满意度得分统计表 Satisfaction score table", "columns": [
-            _col("unit", _("Team")), _col("total", _("Total score")), _col("scores", _("Scores")),
-            _col("average", _("Average")), _col("valid", _("Valid"))], "rows": sat})
+            column("unit", _("Team")), column("total", _("Total score")), column("scores", _("Scores")),
+            column("average", _("Average")), column("valid", _("Valid"))], "rows": sat})
     issues, _total = kpis.measure_visits("unsatisfied", start, end, project=project, now=now)
     unqualified, _total = kpis.measure_visits("unqualified", start, end, project=project, now=now)
     seen = set()
@@ -160,17 +150,17 @@ def content(report: PeriodicReport, now: datetime | None = None) -> dict:
                      "visited_at": visit["visited_at"],
                      "result": "不合格 unqualified" if visit["qualified"] is False else "不满意 unsatisfied"})
     tables.append({"id": "issues", "title": _("Unsatisfied and unqualified visits"), "columns": [
-        _col("serial", _("Form no.")), _col("household", _("Household")), _col("category", _("Category")),
-        _col("visitor", _("Visitor")), _col("visited_at", _("Visited at")), _col("result", _("Result"))],
+        column("serial", _("Form no.")), column("household", _("Household")), column("category", _("Category")),
+        column("visitor", _("Visitor")), column("visited_at", _("Visited at")), column("result", _("Result"))],
         "rows": rows})
     if report.kind == "statistics":
         found = detection.findings(parse_period(report.period), project=project, now=now)
         tables.append({"id": "findings", "title": _("Findings (§4.4)"), "columns": [
-            _col("rule_title", _("Rule")), _col("title", _("Finding")), _col("count", _("Count")),
-            _col("key", _("Key"))], "rows": found})
+            column("rule_title", _("Rule")), column("title", _("Finding")), column("count", _("Count")),
+            column("key", _("Key"))], "rows": found})
         tables.append({"id": "filings", "title": _("Filing of visit records (RET-02)"), "columns": [
-            _col("period", _("Period")), _col("filing_due", _("Deadline")), _col("filed_at", _("Filed")),
-            _col("forms_filed", _("Forms")), _col("state", _("State"))], "rows": _filings(project, start, end)})
+            column("period", _("Period")), column("filing_due", _("Deadline")), column("filed_at", _("Filed")),
+            column("forms_filed", _("Forms")), column("state", _("State"))], "rows": _filings(project, start, end)})
     data = get_engine().workflow_data(report.instance_id) if report.instance_id else {}
     signed = {}
     if report.instance_id:
@@ -188,12 +178,10 @@ TITLES = {"monthly_summary": "月回访汇总表", "rate_report": "回访率报�
 
 def _filings(project: str, start: datetime, end: datetime) -> list[dict]:
     """AMB-09: the project's filing periods whose deadline falls in the span, late and overdue ones marked."""
-    from .retention import filings
-
     rows = []
     for row in filings():
         due = datetime.fromisoformat(row["filing_due"]) if row.get("filing_due") else None
-        if row["project"] != project or due is None or not start <= _utc(due) < end:
+        if row["project"] != project or due is None or not start <= utc(due) < end:
             continue
         state = ("逾期归档 filed late" if row["late"] else "已按期归档 filed on time") if row["filed_at"] else (
             "逾期未归档 overdue" if row["overdue"] else "待归档 open")
@@ -205,8 +193,6 @@ def _filings(project: str, start: datetime, end: datetime) -> list[dict]:
 
 def pdf(report: PeriodicReport, render) -> bytes:
     """``render(template, **context)`` is the view's renderer (templates need the request's locale)."""
-    from weasyprint import HTML
-
     template = "print/monthly_summary.html" if report.kind == "monthly_summary" else "print/statistics_report.html"
     html = render(template, **content(report), title=TITLES[report.kind])
     return HTML(string=html).write_pdf()
@@ -214,9 +200,6 @@ def pdf(report: PeriodicReport, render) -> bytes:
 
 def xlsx(report: PeriodicReport) -> bytes:
     """One sheet per table, a title row naming the report, project and period covered."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     doc = content(report)
     book = Workbook()
     book.remove(book.active)

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask import current_app, render_template
 from sqlalchemy import select
+from weasyprint import HTML
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.localtime import shown
 from workflows.models import EngineEvent
 
-from ..extensions import db
-from ..models.visit import Visit, VisitForm
-from .audit import record
-from .engine import get_engine
-from .intake import customer_names, find_project
+from ...extensions import db
+from ...models.visit import Visit, VisitForm
+from ..engine import get_engine
+from ..intake.events import customer_names, find_project
+from ..records.audit import record
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 CATEGORY_NAMES = {"complaint": "投诉", "repair": "维修", "special_service": "特约服务", "help": "求助",
@@ -36,27 +37,8 @@ class Document:
 
 
 def render_pdf(template: str, **context) -> bytes:
-    from weasyprint import HTML
-
     html = render_template(template, **context)
     return HTML(string=html, base_url=current_app.root_path).write_pdf()
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def _local(value: datetime | str | None) -> str:
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")
 
 
 def _visit(visit_id: int) -> Visit:
@@ -64,7 +46,7 @@ def _visit(visit_id: int) -> Visit:
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist")
     if visit.destroyed_at is not None:
-        raise Conflict(f"visit {visit_id} was destroyed on {_local(visit.destroyed_at)}; only its tombstone remains")
+        raise Conflict(f"visit {visit_id} was destroyed on {shown(visit.destroyed_at)}; only its tombstone remains")
     return visit
 
 
@@ -90,8 +72,8 @@ def visit_record(visit_id: int, *, blank: bool, username: str) -> Document:
     project = find_project(visit.project_key)
     customer = customer_names({visit.household_id}).get(visit.household_id) if visit.household_id else None
     pdf = render_pdf("print/visit_record.html", visit=visit, data=data, blank=blank, done=done, project=project,
-                     customer=customer, local=_local, categories=CATEGORY_NAMES, methods=METHOD_NAMES,
-                     outcomes=OUTCOME_NAMES, printed_at=_local(clock.now()), printed_by=username)
+                     customer=customer, local=shown, categories=CATEGORY_NAMES, methods=METHOD_NAMES,
+                     outcomes=OUTCOME_NAMES, printed_at=shown(clock.now()), printed_by=username)
     record("print.visit_record", actor=username, target_type="visit", target_id=visit.id,
            details={"serial": visit.serial, "blank": blank})
     db.session.commit()
@@ -105,10 +87,8 @@ def parse_period(raw: str | None) -> tuple[datetime, datetime]:
     if not match:
         raise InvalidInput(Problem(f"a month as YYYY-MM, not {raw!r}", field="period"))
     year, month = int(match[1]), int(match[2])
-    zone = _zone()
-    start = datetime.combine(date(year, month, 1), time.min, zone)
-    end = datetime.combine(date(year + (month == 12), month % 12 + 1, 1), time.min, zone)
-    return start, end
+    return (localtime.day_start(date(year, month, 1)),
+            localtime.day_start(date(year + (month == 12), month % 12 + 1, 1)))
 
 
 def signout_sheet(project_key: str, period: str, *, username: str) -> Document:
@@ -121,10 +101,10 @@ def signout_sheet(project_key: str, period: str, *, username: str) -> Document:
         VisitForm.project_key == project_key, VisitForm.signed_out_at >= start, VisitForm.signed_out_at < end)
         .order_by(VisitForm.number)).all()
     returned = _returned_at({f.visit.instance_id for f in forms if f.visit.instance_id})
-    rows = [{"form": f, "visit": f.visit, "returned": _local(returned.get(f.visit.instance_id))[:10]
+    rows = [{"form": f, "visit": f.visit, "returned": localtime.shown_date(returned.get(f.visit.instance_id))
              if f.status != "voided" else ""} for f in forms]
-    pdf = render_pdf("print/signout_sheet.html", project=project, period=period, rows=rows, local=_local,
-                     categories=CATEGORY_NAMES, printed_at=_local(clock.now()), printed_by=username)
+    pdf = render_pdf("print/signout_sheet.html", project=project, period=period, rows=rows, local=shown,
+                     categories=CATEGORY_NAMES, printed_at=shown(clock.now()), printed_by=username)
     record("print.signout_sheet", actor=username, target_type="project", target_id=project.id,
            details={"period": period, "serials": [f.serial for f in forms]})
     db.session.commit()

@@ -10,6 +10,8 @@ import io
 from datetime import datetime
 
 from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from workflows.policy.reporting import Period
 
@@ -18,7 +20,7 @@ from . import detection, kpis
 PCT = "pct"
 
 
-def _col(key, label, measure=None, kind=None):
+def column(key, label, measure=None, kind=None):
     return {"key": key, "label": label, "measure": measure, "kind": kind}
 
 
@@ -31,66 +33,66 @@ def tables(period_label: str, *, project: str | None = None, by: str = "project"
     cube = kpis.measure_cube(start, end, project=project, now=now)  # one scan for the next three tables
     rates = kpis.visit_rates(start, end, project=project, now=now, cube=cube)
     out.append({"id": "rates", "title": _("Visit rate per category (KPI-12)"), "columns": [
-        _col("project", _("Project")), _col("category", _("Category")), _col("eligible", _("Eligible events")),
-        _col("due", _("Visits planned"), "due"), _col("visited", _("Visited"), "visited"),
-        _col("rate", _("Visit rate"), kind=PCT), _col("required_rate", _("Required rate"), kind=PCT),
-        _col("rate_met", _("Rate met")), _col("home", _("HOME visits"), "home"),
-        _col("home_share", _("HOME share"), kind=PCT), _col("min_home_share", _("Minimum HOME share"), kind=PCT),
-        _col("on_time", _("On time"), "on_time"), _col("late", _("Late"), "late"),
-        _col("on_time_rate", _("On-time rate"), kind=PCT)],
+        column("project", _("Project")), column("category", _("Category")), column("eligible", _("Eligible events")),
+        column("due", _("Visits planned"), "due"), column("visited", _("Visited"), "visited"),
+        column("rate", _("Visit rate"), kind=PCT), column("required_rate", _("Required rate"), kind=PCT),
+        column("rate_met", _("Rate met")), column("home", _("HOME visits"), "home"),
+        column("home_share", _("HOME share"), kind=PCT), column("min_home_share", _("Minimum HOME share"), kind=PCT),
+        column("on_time", _("On time"), "on_time"), column("late", _("Late"), "late"),
+        column("on_time_rate", _("On-time rate"), kind=PCT)],
         "rows": [{**r, "_filters": {"project": r["project"], "category": r["category"]}} for r in rates]})
 
     measures = kpis.rollup(cube, by) if by in kpis.CUBE else kpis.visit_measures(start, end, by=by, project=project,
                                                                                    category=False, now=now)
     out.append({"id": "slices", "title": _("Visits by %(by)s", by=_(by)), "columns": [
-        _col("slice", _(by.capitalize())), _col("due", _("Visits planned"), "due"),
-        _col("attempted", _("Actual visits"), "attempted"), _col("visited", _("Successful"), "visited"),
-        _col("unsuccessful", _("Unsuccessful"), "unsuccessful"), _col("on_time", _("On time"), "on_time"),
-        _col("late", _("Late"), "late"), _col("satisfied", _("Satisfied"), "satisfied"),
-        _col("unsatisfied", _("Unsatisfied"), "unsatisfied"), _col("unqualified", _("Unqualified"), "unqualified")],
+        column("slice", _(by.capitalize())), column("due", _("Visits planned"), "due"),
+        column("attempted", _("Actual visits"), "attempted"), column("visited", _("Successful"), "visited"),
+        column("unsuccessful", _("Unsuccessful"), "unsuccessful"), column("on_time", _("On time"), "on_time"),
+        column("late", _("Late"), "late"), column("satisfied", _("Satisfied"), "satisfied"),
+        column("unsatisfied", _("Unsatisfied"), "unsatisfied"), column("unqualified", _("Unqualified"), "unqualified")],
         "rows": [{**r, "_filters": {"project": project, "by": by, "value": r["slice"]}} for r in measures]})
 
     cov = kpis.coverage(start, end, by="team", project=project, now=now, cube=cube)
     out.append({"id": "coverage", "title": _("Coverage and success per business unit (KPI-04/05/07)"), "columns": [
-        _col("slice", _("Team")), _col("due", _("Visits due"), "due"), _col("attempted", _("Actual visits"), "attempted"),
-        _col("visited", _("Successful"), "visited"), _col("coverage", _("Coverage"), kind=PCT),
-        _col("success_rate", _("Success rate"), kind=PCT), _col("valid", _("Valid (≥80%)"))],
+        column("slice", _("Team")), column("due", _("Visits due"), "due"), column("attempted", _("Actual visits"), "attempted"),
+        column("visited", _("Successful"), "visited"), column("coverage", _("Coverage"), kind=PCT),
+        column("success_rate", _("Success rate"), kind=PCT), column("valid", _("Valid (≥80%)"))],
         "rows": [{**r, "_filters": {"project": project, "by": "team", "value": r["slice"]}} for r in cov]})
 
     sat = kpis.satisfaction(start, end, project=project)
     out.append({"id": "satisfaction", "title": _("Satisfaction score per business unit (KPI-08)"), "columns": [
-        _col("unit", _("Team")), _col("scores", _("Scores")), _col("total", _("Total score")),
-        _col("average", _("Average")), _col("success_rate", _("Success rate"), kind=PCT), _col("valid", _("Valid"))],
+        column("unit", _("Team")), column("scores", _("Scores")), column("total", _("Total score")),
+        column("average", _("Average")), column("success_rate", _("Success rate"), kind=PCT), column("valid", _("Valid"))],
         "rows": [{**r, "_filters": {}} for r in sat]})
 
     if period.kind == "year":  # KPI-09 is a year's figure: shown when a year is chosen
         grades = kpis.annual_grades(period.first.year, project=project)
         out.append({"id": "grades", "title": _("Annual grade %(year)s (KPI-09)", year=period.first.year),
-                    "columns": [_col("unit", _("Team")), _col("months", _("Months scored")),
-                                _col("average", _("Average of months")), _col("grade_zh", _("Grade"))],
+                    "columns": [column("unit", _("Team")), column("months", _("Months scored")),
+                                column("average", _("Average of months")), column("grade_zh", _("Grade"))],
                     "rows": [{**r, "_filters": {}} for r in grades]})
 
     comp = kpis.complaint_rates(start, end, project=project)
     out.append({"id": "complaints", "title": _("Complaint rate (KPI-13)"), "columns": [
-        _col("project", _("Project")), _col("complaints", _("Complaints")), _col("households", _("Households")),
-        _col("rate", _("Complaint rate"), kind=PCT), _col("target", _("Target"), kind=PCT), _col("met", _("Met"))],
+        column("project", _("Project")), column("complaints", _("Complaints")), column("households", _("Households")),
+        column("rate", _("Complaint rate"), kind=PCT), column("target", _("Target"), kind=PCT), column("met", _("Met"))],
         "rows": [{**r, "_filters": {}} for r in comp]})
 
     sla = kpis.sla_compliance(start, end, project=project, now=now)
     out.append({"id": "sla", "title": _("Complaint SLA compliance per severity (KPI-15)"), "columns": [
-        _col("severity", _("Severity")), _col("cases", _("Cases"), "cases"),
-        _col("reply_on_time", _("Replied on time"), "reply_on_time"),
-        _col("reply_breached", _("Reply breached"), "reply_breached"),
-        _col("reply_compliance", _("Reply compliance"), kind=PCT),
-        _col("resolve_on_time", _("Resolved on time"), "resolve_on_time"),
-        _col("resolve_breached", _("Resolve breached"), "resolve_breached"),
-        _col("resolve_compliance", _("Resolve compliance"), kind=PCT)],
+        column("severity", _("Severity")), column("cases", _("Cases"), "cases"),
+        column("reply_on_time", _("Replied on time"), "reply_on_time"),
+        column("reply_breached", _("Reply breached"), "reply_breached"),
+        column("reply_compliance", _("Reply compliance"), kind=PCT),
+        column("resolve_on_time", _("Resolved on time"), "resolve_on_time"),
+        column("resolve_breached", _("Resolve breached"), "resolve_breached"),
+        column("resolve_compliance", _("Resolve compliance"), kind=PCT)],
         "rows": [{**r, "_filters": {"project": project, "severity": r["severity"]}} for r in sla]})
 
     found = detection.findings(period, project=project, now=now)
     out.append({"id": "findings", "title": _("Findings (§4.4)"), "columns": [
-        _col("rule_title", _("Rule")), _col("project", _("Project")), _col("title", _("Finding")),
-        _col("count", _("Count")), _col("visits", _("Visits"))],
+        column("rule_title", _("Rule")), column("project", _("Project")), column("title", _("Finding")),
+        column("count", _("Count")), column("visits", _("Visits"))],
         "rows": [{**f, "visits": len(f["visit_ids"]), "_filters": {}} for f in found]})
     return period, out
 
@@ -109,9 +111,6 @@ def cell(value, kind=None) -> str:
 
 def xlsx(title: str, columns: list[dict], rows: list[dict]) -> bytes:
     """One table as an .xlsx workbook: a title row, a bold header, values as numbers (rates as %)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     book = Workbook()
     sheet = book.active
     sheet.title = "data"

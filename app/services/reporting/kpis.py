@@ -14,21 +14,22 @@ Slices: ``by`` = project, team, visitor or category (issue 6: per project, team 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import g
 from sqlalchemy import and_, case, func, not_, or_, select, true
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import InvalidInput, Problem
+from workflows.localtime import utc
 from workflows.policy.profiles import PolicyError
 from workflows.policy.reporting import Period, annual_grade, parse_period
 
-from ..extensions import db
-from ..models.intake import Household, Project, ServiceEvent
-from ..models.visit import Visit
+from ...extensions import db
+from ...models.intake import Household, Project, ServiceEvent
+from ...models.visit import Visit
+from ..policy import effective_policy
 
 V = Visit.__table__
 E = ServiceEvent.__table__
@@ -39,22 +40,14 @@ SLICES = {"project": V.c.project_key, "team": V.c.team, "visitor": V.c.visitor, 
 DEFAULT_TARGET = 0.8  # KPI-04/05/07: coverage and success ≥ 80% (inclusive)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
 def period_bounds(label: str) -> tuple[Period, datetime, datetime]:
     """A period label (2024-03, 2024-Q1, 2024-H1, 2024) → (period, start, end) in UTC; bad input names the field."""
     try:
         period = parse_period(label)
     except PolicyError as err:
         raise InvalidInput(Problem(err.message if hasattr(err, "message") else str(err), field="period")) from None
-    start, end = period.bounds(zone())
-    return period, _utc(start), _utc(end)
+    start, end = period.bounds(localtime.zone())
+    return period, utc(start), utc(end)
 
 
 def slice_column(by: str):
@@ -109,12 +102,12 @@ def _is_visit():
     return and_(V.c.process_key != "complaint_case", V.c.status != "cancelled")
 
 
-def _is_case():
+def is_case():
     return and_(V.c.process_key == "complaint_case", V.c.status != "cancelled")
 
 
 def _in_period(start: datetime, end: datetime, project: str | None):
-    cond = [V.c.trigger_at >= _utc(start), V.c.trigger_at < _utc(end)]
+    cond = [V.c.trigger_at >= utc(start), V.c.trigger_at < utc(end)]
     if project:
         cond.append(V.c.project_key == project)
     return and_(*cond)
@@ -139,13 +132,9 @@ def meets(part: int, whole: int, target: float | None) -> bool | None:
 # ---------------------------------------------------------------- KPI-12: visit rate per category
 
 
-def _params(project_key: str | None) -> dict:
+def profile_params(project_key: str | None) -> dict:
     """The project's effective profile params, looked up once per app context (a page asks for each project
     several times; a profile edit is seen by the next request)."""
-    from flask import g
-
-    from .policy import effective_policy
-
     cache = g.setdefault("huifang_kpi_params", {})
     if project_key not in cache:
         cache[project_key] = effective_policy(project_key).get("params") or {}
@@ -165,7 +154,7 @@ def eligible_events(start: datetime, end: datetime, project: str | None = None) 
     report of a matter (AMB-34 duplicate) is the same case and not counted again."""
     query = (select(P.c.key, E.c.category, func.count()).select_from(E.join(P, E.c.project_id == P.c.id))
              .where(E.c.duplicate_of_id.is_(None), E.c.status.in_(("completed", "closed")),
-                    E.c.completed_at >= _utc(start), E.c.completed_at < _utc(end))
+                    E.c.completed_at >= utc(start), E.c.completed_at < utc(end))
              .group_by(P.c.key, E.c.category))
     if project:
         query = query.where(P.c.key == project)
@@ -175,7 +164,7 @@ def eligible_events(start: datetime, end: datetime, project: str | None = None) 
 def visit_measures(start: datetime, end: datetime, *, by: str = "project", project: str | None = None,
                    category: bool = True, now: datetime | None = None) -> list[dict]:
     """Counts of every visit measure per slice (and category), one GROUP BY."""
-    now = _utc(now or clock.now())
+    now = utc(now or clock.now())
     col = slice_column(by)
     preds = _visits(now)
     keys = [col.label("slice")] + ([V.c.category] if category and by != "category" else [])
@@ -196,7 +185,7 @@ def measure_cube(start: datetime, end: datetime, *, project: str | None = None,
                  now: datetime | None = None) -> list[dict]:
     """Every visit measure grouped by (project, category, team) in one scan; ``rollup`` sums it to any of
     those slices, so a page showing several of them reads the period's visits once."""
-    now = _utc(now or clock.now())
+    now = utc(now or clock.now())
     preds = _visits(now)
     keys = [V.c.project_key.label("project"), V.c.category.label("category"), V.c.team.label("team")]
     query = (select(*keys, *[_count(preds[m]).label(m) for m in VISIT_MEASURES])
@@ -230,7 +219,7 @@ def visit_rates(start: datetime, end: datetime, *, project: str | None = None,
     for key in sorted(set(events) | set(measures), key=lambda k: (k[0] or "", k[1] or "")):
         proj, cat = key
         if proj not in params:
-            params[proj] = _params(proj)
+            params[proj] = profile_params(proj)
         m = measures.get(key) or {name: 0 for name in VISIT_MEASURES}
         eligible = events.get(key, 0)
         required, min_home = _category_targets(params[proj], cat)
@@ -249,7 +238,7 @@ def visit_rates(start: datetime, end: datetime, *, project: str | None = None,
 # ---------------------------------------------------------------- KPI-04/05/07: coverage and success (P001-S)
 
 def _targets(project: str | None) -> tuple[float, float]:
-    params = _params(project) if project else {}
+    params = profile_params(project) if project else {}
     return (params.get("coverage_target") or DEFAULT_TARGET, params.get("success_target") or DEFAULT_TARGET)
 
 
@@ -322,9 +311,9 @@ def satisfaction(start: datetime, end: datetime, *, project: str | None = None) 
 def annual_grades(year: int, *, project: str | None = None) -> list[dict]:
     """KPI-09: each unit's year = the average of its monthly averages; ≥9 优秀, ≥7 良好, ≥6 及格, else 不及格."""
     period = parse_period(str(year))
-    start, end = (_utc(x) for x in period.bounds(zone()))
+    start, end = (utc(x) for x in period.bounds(localtime.zone()))
     months = period.months()
-    bucket = case(*[(V.c.trigger_at < _utc(m.bounds(zone())[1]), i) for i, m in enumerate(months)],
+    bucket = case(*[(V.c.trigger_at < utc(m.bounds(localtime.zone())[1]), i) for i, m in enumerate(months)],
                   else_=len(months))
     monthly: dict = {}
     by_month: dict = {}
@@ -349,8 +338,8 @@ def complaint_rates(start: datetime, end: datetime, *, project: str | None = Non
     """KPI-13: complaints received in the period (a second report of the same matter is one complaint,
     AMB-34) ÷ the project's households; target "below 1%" (以下: inclusive) where the profile sets one."""
     complaints = (select(E.c.project_id, func.count().label("n")).where(
-        E.c.category == "complaint", E.c.duplicate_of_id.is_(None), E.c.received_at >= _utc(start),
-        E.c.received_at < _utc(end)).group_by(E.c.project_id)).subquery("c")
+        E.c.category == "complaint", E.c.duplicate_of_id.is_(None), E.c.received_at >= utc(start),
+        E.c.received_at < utc(end)).group_by(E.c.project_id)).subquery("c")
     households = select(H.c.project_id, func.count().label("n")).group_by(H.c.project_id).subquery("h")
     query = (select(P.c.key, func.coalesce(complaints.c.n, 0), func.coalesce(households.c.n, 0))
              .select_from(P.outerjoin(complaints, complaints.c.project_id == P.c.id)
@@ -359,7 +348,7 @@ def complaint_rates(start: datetime, end: datetime, *, project: str | None = Non
         query = query.where(P.c.key == project)
     out = []
     for key, n, homes in db.session.execute(query):
-        target = _params(key).get("complaint_rate_target")
+        target = profile_params(key).get("complaint_rate_target")
         rate = ratio(int(n), int(homes))
         met = None if target is None or not homes else Fraction(int(n), int(homes)) <= Fraction(str(target))
         out.append({"project": key, "complaints": int(n), "households": int(homes), "rate": rate, "target": target,
@@ -373,10 +362,10 @@ def sla_compliance(start: datetime, end: datetime, *, project: str | None = None
                    now: datetime | None = None) -> list[dict]:
     """KPI-15 per severity: complaint cases received in the period, replied and resolved within the §5.2
     deadlines; a deadline that passed without the step is a breach, one still open is not counted yet."""
-    now = _utc(now or clock.now())
+    now = utc(now or clock.now())
     preds = _cases(now)
     query = (select(V.c.severity, *[_count(preds[m]).label(m) for m in CASE_MEASURES])
-             .where(_is_case(), _in_period(start, end, project)).group_by(V.c.severity).order_by(V.c.severity))
+             .where(is_case(), _in_period(start, end, project)).group_by(V.c.severity).order_by(V.c.severity))
     out = []
     for row in db.session.execute(query).mappings():
         item = {"severity": row["severity"], **{m: int(row[m]) for m in CASE_MEASURES}}
@@ -390,8 +379,8 @@ def sla_compliance(start: datetime, end: datetime, *, project: str | None = None
 
 def monthly_series(months: list[Period], *, project: str | None = None, now: datetime | None = None) -> list[dict]:
     """Per month: visits due/visited/on time, complaints received; one query per table, bucketed by CASE."""
-    now = _utc(now or clock.now())
-    bounds = [tuple(_utc(x) for x in m.bounds(zone())) for m in months]
+    now = utc(now or clock.now())
+    bounds = [tuple(utc(x) for x in m.bounds(localtime.zone())) for m in months]
     start, end = bounds[0][0], bounds[-1][1]
     v_bucket = case(*[(V.c.trigger_at < b[1], i) for i, b in enumerate(bounds)], else_=len(bounds))
     preds = _visits(now)
@@ -420,11 +409,11 @@ def measure_visits(measure: str, start: datetime, end: datetime, *, project: str
                    by: str | None = None, value: str | None = None, category: str | None = None,
                    severity: str | None = None, limit: int = 500, now: datetime | None = None):
     """The visits behind one number: the same predicate the figure summed. Returns (rows, total)."""
-    now = _utc(now or clock.now())
+    now = utc(now or clock.now())
     if measure in VISIT_MEASURES:
         cond = [_is_visit(), _visits(now)[measure]]
     elif measure in CASE_MEASURES:
-        cond = [_is_case(), _cases(now)[measure]]
+        cond = [is_case(), _cases(now)[measure]]
     else:
         raise InvalidInput(Problem(f"unknown measure {measure!r}: one of "
                                    f"{', '.join(VISIT_MEASURES + CASE_MEASURES)}", field="measure"))

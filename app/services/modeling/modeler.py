@@ -13,18 +13,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 
-from workflows import clock
-from workflows import migration as migrations
+from workflows import clock, migration as migrations
 from workflows.actor import Actor
 from workflows.diagram import inspect_diagram, parse_xml
 from workflows.errors import InvalidDiagram, InvalidInput, NotFound, Problem
 from workflows.models import ProcessInstance, ProcessModel, ProcessVersion
 from workflows.versions import diagram_diff
 
-from ..extensions import db
-from ..models.modeler import ProcessDraft
-from . import audit
-from .engine import get_engine, known_roles
+from ...extensions import db
+from ...models.modeler import ProcessDraft
+from ..engine import get_engine, known_roles
+from ..records import audit
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")

@@ -11,19 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import bindparam, event, func, insert, inspect, select, text, update
+from sqlalchemy import and_, bindparam, event, func, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.models import EngineEvent
 
-from .. import signals
+from ... import signals
+from ...extensions import db
+from ...models.audit import AuditEntry
+from ...models.intake import Customer, FileLoan, Household, Project, ServiceEvent, WorkOrder
+from ...models.policy import PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion
+from ...models.visit import RepairSample, Visit, VisitForm
 from . import shredding
-from ..extensions import db
-from ..models.audit import AuditEntry
 
 GENESIS = "0" * 64
 SYSTEM = "system"
@@ -38,9 +41,7 @@ _SEAL = update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.seq.is_(N
 # ---------------------------------------------------------------- hashing
 
 def _utc_iso(value: datetime) -> str:
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return localtime.utc(value).isoformat(timespec="microseconds")
 
 
 def content_hash(values) -> str:
@@ -80,7 +81,7 @@ def entry_values(action: str, *, actor: str | None = None, target_type: str | No
                  source_id: int | None = None) -> dict:
     at = at or clock.now()
     values = {
-        "at": (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(timezone.utc),
+        "at": localtime.utc(at),
         "actor": actor or current_username(), "action": action,
         "target_type": target_type, "target_id": None if target_id is None else str(target_id),
         "details": _jsonable(details or {}), "ip": request.remote_addr if has_request_context() else None,
@@ -215,10 +216,6 @@ def trail_query(target_type=None, target_id=None, actor=None, action=None, since
 def visit_trail(visit_id: int) -> tuple[object, list[AuditEntry]]:
     """Everything the trail holds about one visit from intake to archive: its service event, the visit
     row, its numbered forms, and the engine's instance — in the order it happened."""
-    from sqlalchemy import and_, or_
-
-    from ..models.visit import Visit, VisitForm
-
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         return None, []
@@ -238,28 +235,18 @@ def visit_trail(visit_id: int) -> tuple[object, list[AuditEntry]]:
 def readable(entries) -> list[tuple[AuditEntry, dict, "shredding.Destroyed | None"]]:
     """Each entry with its details as written: sealed values decrypted while their subject's key exists, the
     "destroyed with the record (RET-14), <date>" marker once it was shredded (see app/services/shredding.py)."""
-    return shredding.opened(list(entries), lambda e: e.details, db.session.connection(), zone())
+    return shredding.opened(list(entries), lambda e: e.details, db.session.connection())
 
 
 def readable_details(details) -> dict:
     """One stored ``details`` (or engine event ``detail``) as a reader sees it."""
-    [(_, opened, _destroyed)] = shredding.opened([details], lambda d: d, db.session.connection(), zone())
+    [(_, opened, _destroyed)] = shredding.opened([details], lambda d: d, db.session.connection())
     return opened
-
-
-def zone():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(current_app.config["TIMEZONE"]) if has_app_context() else None
 
 
 # ---------------------------------------------------------------- what gets recorded
 
 def _model_classes():
-    from ..models.intake import Customer, FileLoan, Household, Project, ServiceEvent, WorkOrder
-    from ..models.policy import PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion
-    from ..models.visit import RepairSample, Visit, VisitForm
-
     sm = current_app.appbuilder.sm
     return (Project, Household, Customer, ServiceEvent, WorkOrder, FileLoan, Visit, VisitForm, RepairSample,
             PolicyProfile, PolicyProfileVersion, ProjectPolicyVersion, sm.user_model, sm.role_model)

@@ -9,20 +9,20 @@ from the profile's survey_item category).
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 from workflows.policy.profiles import PolicyError
-from workflows.policy.reporting import parse_period
+from workflows.policy.reporting import parse_period, period_containing
 
-from ..extensions import db
-from ..models.stats import Survey, SurveyResponse, VisitTheme
+from ...extensions import db
+from ...models.intake import Household, Project
+from ...models.stats import Survey, SurveyResponse, VisitTheme
+from ..flows.visits import start_visit
+from .kpis import profile_params
 
 
 def publish_theme(quarter: str, theme: str, content: str | None, actor: Actor, scope: str | None = None) -> VisitTheme:
@@ -48,8 +48,6 @@ def publish_theme(quarter: str, theme: str, content: str | None, actor: Actor, s
 
 
 def issue_survey(project: str, period: str, items: list[str], actor: Actor) -> Survey:
-    from ..models.intake import Project
-
     problems = []
     if not db.session.scalar(select(Project.id).where(Project.key == (project or ""))):
         problems.append(Problem(f"there is no project {project!r}", field="project"))
@@ -59,9 +57,7 @@ def issue_survey(project: str, period: str, items: list[str], actor: Actor) -> S
         problems.append(Problem(err.message, field="period"))
     else:
         # CAT-SV-05/AMB-11: the profile's survey frequency (half-yearly unless it says yearly or quarterly)
-        from .kpis import _params
-
-        frequency = _params(project).get("survey_frequency") or "half_year" if not problems else None
+        frequency = profile_params(project).get("survey_frequency") or "half_year" if not problems else None
         if frequency and kind != frequency:
             example = {"half_year": "2024-H1", "year": "2024", "quarter": "2024-Q1", "month": "2024-03"}[frequency]
             problems.append(Problem(f"this project's profile surveys per {frequency.replace('_', '-')}: "
@@ -94,15 +90,10 @@ def issue_due_surveys() -> list[Survey]:
     """Each project's survey of the current period, at the profile's frequency (CAT-SV-05/AMB-11: half-yearly
     unless the profile says otherwise), with the items of its last survey; the worker calls this every sweep
     and a period is issued once (the unique key decides between racing workers)."""
-    from workflows.policy.reporting import period_containing
-
-    from ..models.intake import Project
-    from .kpis import _params
-
     issued = []
     for key in db.session.scalars(select(Project.key).order_by(Project.key)).all():
-        frequency = _params(key).get("survey_frequency") or "half_year"
-        label = period_containing(clock.now(), frequency, ZoneInfo(current_app.config["TIMEZONE"])).label
+        frequency = profile_params(key).get("survey_frequency") or "half_year"
+        label = period_containing(clock.now(), frequency, localtime.zone()).label
         if db.session.scalar(select(Survey.id).where(Survey.project_key == key, Survey.period == label)):
             continue
         last = db.session.scalar(select(Survey).where(Survey.project_key == key).order_by(Survey.id.desc()).limit(1))
@@ -115,9 +106,6 @@ def issue_due_surveys() -> list[Survey]:
 
 def record_response(survey_id: int, household_id: int, answers: list[dict], actor: Actor) -> SurveyResponse:
     """Record one household's answers; start a follow-up visit for each unsatisfied item."""
-    from ..models.intake import Household
-    from .visits import start_visit
-
     survey = db.session.get(Survey, survey_id)
     if survey is None:
         raise NotFound(f"survey {survey_id} does not exist")

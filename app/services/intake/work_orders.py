@@ -11,14 +11,15 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
+from workflows import clock
 from workflows.errors import Problem
 
-from ..extensions import db
-from ..models.intake import CATEGORIES, SEVERITIES, Project, WorkOrder
-from .intake import _clean, announce, parse_datetime, resolve_household, route
-from ..models.intake import ServiceEvent
+from ...extensions import db
+from ...models.intake import CATEGORIES, SEVERITIES, Project, ServiceEvent, WorkOrder
+from .events import announce, clean_text, parse_datetime, resolve_household, route
 
 # Column header (English or as Chinese staff write them) → field.
 HEADERS = {
@@ -105,8 +106,6 @@ def _decode(content: bytes) -> str:
 
 
 def _xlsx_rows(content: bytes) -> list[list]:
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises several types for a damaged file
@@ -143,7 +142,7 @@ def import_work_orders(project: Project | None, filename: str, content: bytes, *
 
 def _check_row(project, values, existing, seen, row_no) -> list[Problem]:
     problems: list[Problem] = []
-    number = _clean(values.get("number")) if values.get("number") not in (None, "") else ""
+    number = clean_text(values.get("number")) if values.get("number") not in (None, "") else ""
     if not number:
         problems.append(Problem("the work order number is missing", field="number"))
     elif number in seen:
@@ -175,8 +174,6 @@ def _check_row(project, values, existing, seen, row_no) -> list[Problem]:
 
 
 def _add(project: Project, values: dict, actor: str) -> ServiceEvent:
-    from workflows import clock
-
     completed = values["completed_at"] is not None
     event = ServiceEvent(
         project=project, household=values["household"], category=values["category"], severity=values["severity"],

@@ -7,18 +7,28 @@ its numbered forms are read-only: any change or delete is refused before it reac
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 
-from workflows import clock
-from workflows.errors import Conflict, InvalidInput, NotFound, Problem
-from workflows.policy.calendar import add_months, end_of_day
+from workflows import clock, localtime
+from workflows.actor import Actor
+from workflows.errors import Conflict, NotFound
+from workflows.models import EngineEvent, ProcessInstance
+from workflows.policy.calendar import period_bounds
+from workflows.policy.rules import filing_due
 
-from ..extensions import db
-from . import shredding
+from ... import signals
+from ...extensions import db
+from ...models.intake import Project
+from ...models.retention import RetainedRecord
+from ...models.visit import DestructionEntry, Visit, VisitForm
+from ..engine import get_engine, hooks
+from ..policy import effective_policy
+from . import retained_records, shredding
+from .audit import record
+from .periods import hold, release, retain_until
 
 DEFAULT_YEARS = 2  # RET-01: 回访记录表 / 月回访汇总表 kept two years
 
@@ -28,15 +38,8 @@ class ArchivedRecord(Conflict):
 
 
 def retention_years(project_key: str | None) -> int:
-    from .visits import _effective_policy
-
-    params = _effective_policy(project_key).get("params") or {} if project_key else {}
+    params = effective_policy(project_key).get("params") or {} if project_key else {}
     return int((params.get("retention") or {}).get("visit_record_years", DEFAULT_YEARS))
-
-
-def retain_until(archived_at: datetime, years: int, zone: ZoneInfo) -> datetime:
-    local = archived_at.astimezone(zone).date()
-    return end_of_day(add_months(local, 12 * years), zone).astimezone(timezone.utc)
 
 
 def _filed_at(visit) -> datetime | None:
@@ -50,10 +53,6 @@ def _filed_at(visit) -> datetime | None:
 
 
 def _stamp_and_guard(session: Session, _context, _instances) -> None:
-    from flask import current_app, has_app_context
-
-    from ..models.visit import Visit, VisitForm
-
     destroying = session.info.get(_DESTROYING, set())
     for obj in [*session.dirty, *session.deleted]:
         if not isinstance(obj, (Visit, VisitForm)):
@@ -70,13 +69,12 @@ def _stamp_and_guard(session: Session, _context, _instances) -> None:
         filed = _filed_at(visit) if visit is not None else None
         if filed is not None:
             what = f"visit form {obj.serial}" if isinstance(obj, VisitForm) else f"visit #{visit.id}"
-            raise ArchivedRecord(f"{what} was archived on {filed:%Y-%m-%d} and is read-only (RET-01); "
+            raise ArchivedRecord(f"{what} was archived on {localtime.shown_date(filed)} and is read-only (RET-01); "
                                  "it can only be destroyed after its retention period")
     for obj in session.dirty:
         if isinstance(obj, Visit) and obj.status == "archived" and obj.archived_at is None:
             obj.archived_at = clock.now()
-            zone = ZoneInfo(current_app.config["TIMEZONE"]) if has_app_context() else timezone.utc
-            obj.retain_until = retain_until(obj.archived_at, retention_years(obj.project_key), zone)
+            obj.retain_until = retain_until(obj.archived_at, retention_years(obj.project_key))
 
 
 def _changed(obj) -> set[str]:
@@ -96,12 +94,6 @@ def recalculate_retention(reason: str) -> int:
     filed: every archived, not destroyed visit gets ``retain_until`` recomputed from its ``archived_at``, and
     every retained record of the other classes from its ``filed_at``; each change is in the trail with
     before/after, and one entry says why. Returns how many changed."""
-    from flask import current_app
-
-    from ..models.visit import Visit
-    from .audit import record
-
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
     years: dict[str | None, int] = {}
     changed = 0
     db.session.info[_RECALCULATING] = True
@@ -110,13 +102,11 @@ def recalculate_retention(reason: str) -> int:
                                                             Visit.destroyed_at.is_(None))):
             if visit.project_key not in years:
                 years[visit.project_key] = retention_years(visit.project_key)
-            until = retain_until(_utc(visit.archived_at), years[visit.project_key], zone)
-            if visit.retain_until is None or _utc(visit.retain_until) != until:
+            until = retain_until(visit.archived_at, years[visit.project_key])
+            if visit.retain_until != until:
                 visit.retain_until = until
                 changed += 1
-        from . import retention_records
-
-        records = retention_records.recalculate()
+        records = retained_records.recalculate()
         if changed or records:
             record("retention.recalculated", target_type="visit",
                    details={"visits": changed, "records": records, "reason": reason})
@@ -129,26 +119,6 @@ def recalculate_retention(reason: str) -> int:
 DESTRUCTION_PROCESS = "record_destruction"
 
 
-def hold(item, what: str, reason: str) -> None:
-    """A legal hold keeps a record (a visit or a retained record) from destruction until released; the
-    trail records both through the change of its hold fields."""
-    if not (reason or "").strip():
-        raise InvalidInput(Problem("a reason is required for a legal hold", field="reason"))
-    if item.destroyed_at is not None:
-        raise Conflict(f"{what} was destroyed on {item.destroyed_at:%Y-%m-%d}")
-    item.legal_hold, item.legal_hold_reason = True, reason.strip()
-    db.session.commit()
-
-
-def release(item, what: str, reason: str) -> None:
-    if not (reason or "").strip():
-        raise InvalidInput(Problem("a reason is required to release a legal hold", field="reason"))
-    if not item.legal_hold:
-        raise Conflict(f"{what} is not on legal hold")
-    item.legal_hold, item.legal_hold_reason = False, f"released: {reason.strip()}"
-    db.session.commit()
-
-
 def place_hold(visit_id: int, reason: str) -> None:
     hold(_visit(visit_id), f"visit #{visit_id}", reason)
 
@@ -158,8 +128,6 @@ def release_hold(visit_id: int, reason: str) -> None:
 
 
 def _visit(visit_id: int):
-    from ..models.visit import Visit
-
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist")
@@ -168,8 +136,6 @@ def _visit(visit_id: int):
 
 def expired_visits() -> list:
     """Filed visits whose retention ended, not on hold and not destroyed yet."""
-    from ..models.visit import Visit
-
     return db.session.scalars(select(Visit).where(
         Visit.retain_until < clock.now(), Visit.legal_hold.is_(False), Visit.destroyed_at.is_(None))
         .order_by(Visit.retain_until, Visit.id)).all()
@@ -177,11 +143,7 @@ def expired_visits() -> list:
 
 def propose_destruction(actor) -> int:
     """Start the destruction flow for every expired record (the archivist then checks and proposes)."""
-    from .engine import get_engine
-
-    from . import retention_records
-
-    visits, records = expired_visits(), retention_records.expired()
+    visits, records = expired_visits(), retained_records.expired()
     if not visits and not records:
         raise Conflict("no record has reached the end of its retention period")
     batch = f"D-{clock.now():%Y%m%d%H%M%S}"
@@ -191,13 +153,8 @@ def propose_destruction(actor) -> int:
     return instance.id
 
 
-def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) -> list:
+def after_destruction_step(_process: str, bpmn_id: str, instance_id: int, actor, data: dict) -> list:
     """Completing the witness step destroys what is still destroyable: a hold placed meanwhile wins."""
-    from workflows.models import EngineEvent
-
-    from ..models.visit import DestructionEntry, Visit
-    from .engine import get_engine
-
     if bpmn_id != "witness":
         return []
     engine = get_engine()
@@ -207,7 +164,7 @@ def after_destruction_step(bpmn_id: str, instance_id: int, actor, data: dict) ->
     now = clock.now()
     visits = [v for v in db.session.scalars(select(Visit).where(Visit.id.in_(flow.get("visit_ids") or [])))
               if not v.legal_hold and v.destroyed_at is None and v.retain_until is not None
-              and _utc(v.retain_until) < now]
+              and v.retain_until < now]
     db.session.info.setdefault(_DESTROYING, set()).update(v.id for v in visits)
     register = []
     try:
@@ -246,8 +203,6 @@ def _shred(register: list[dict], now: datetime, batch: str) -> None:
 
 def _visit_instances(visit) -> list[int]:
     """The ended flow instances that carried the visit (merged visits keep their own)."""
-    from workflows.models import ProcessInstance
-
     if visit.instance_id is None:
         return []
     status = db.session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == visit.instance_id))
@@ -258,19 +213,17 @@ def _destroy_records(flow: dict, steps: dict, actor, data: dict, instance_id: in
                      register: list[dict]) -> list:
     """The other record classes of the batch, under the same rule: a hold placed meanwhile wins. Their
     register entries are added to ``register``."""
-    from ..models.retention import RetainedRecord
-    from . import retention_records
-
     records = [r for r in db.session.scalars(select(RetainedRecord).where(
         RetainedRecord.id.in_(flow.get("record_ids") or [])))
-        if not r.legal_hold and r.destroyed_at is None and _utc(r.retain_until) < now]
-    for record in records:
+        if not r.legal_hold and r.destroyed_at is None and r.retain_until < now]
+    for retained in records:
         register.append(dict(
-            batch=flow["batch"], record_id=record.id, serials=[record.reference], category=record.record_class,
-            archived_at=record.filed_at, retain_until=record.retain_until, proposed_by=steps.get("propose", ""),
-            approved_by=steps.get("approve", ""), witnessed_by=actor.username, method=data.get("method", ""),
-            destroyed_at=now, instance_id=instance_id, trail_subject=str(shredding.subject_of_record(record))))
-    retention_records.destroy(records, now)
+            batch=flow["batch"], record_id=retained.id, serials=[retained.reference],
+            category=retained.record_class, archived_at=retained.filed_at, retain_until=retained.retain_until,
+            proposed_by=steps.get("propose", ""), approved_by=steps.get("approve", ""), witnessed_by=actor.username,
+            method=data.get("method", ""), destroyed_at=now, instance_id=instance_id,
+            trail_subject=str(shredding.subject_of_record(retained))))
+    retained_records.destroy(records, now)
     return records
 
 
@@ -283,23 +236,13 @@ _FILING_LOCK = 0x46494C45  # pg_advisory_xact_lock key: workers take turns start
 def start_due_filings() -> list[str]:
     """Every project gets one filing task per period of its profile's filing rule, due at the profile's
     deadline; ``flask huifang worker`` calls this each sweep (idempotent: one task per project and period)."""
-    from workflows.actor import Actor
-    from workflows.models import ProcessInstance
-    from workflows.policy.calendar import period_bounds
-    from workflows.policy.rules import filing_due
-
-    from ..models.intake import Project
-    from .engine import get_engine
-    from .visits import _effective_policy
-
     started = []
     for project in db.session.scalars(select(Project).order_by(Project.key)).all():
-        params = _effective_policy(project.key).get("params") or {}
+        params = effective_policy(project.key).get("params") or {}
         rule = params.get("filing_deadline")
         if not rule:
             continue
-        zone = ZoneInfo(params.get("timezone") or "Asia/Shanghai")
-        first, last = period_bounds(clock.now(), rule["period"], zone)
+        first, last = period_bounds(clock.now(), rule["period"], localtime.zone())
         key = f"filing:{project.key}:{first:%Y-%m-%d}"
         if db.session.get_bind().dialect.name == "postgresql":
             db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FILING_LOCK})
@@ -313,26 +256,19 @@ def start_due_filings() -> list[str]:
     return started
 
 
-def after_filing_step(instance_id: int, actor) -> None:
+def after_filing_step(_process: str, _bpmn_id: str, instance_id: int, actor, _data: dict) -> None:
     """Filing the period files its 回访记录签收表: its removal date runs from today (AMB-10)."""
-    from . import retention_records
-    from .engine import get_engine
-
     flow = get_engine().workflow_data(instance_id)
     if not flow.get("filed_at"):
         return
     period = flow["period_start"][:10]
-    retention_records.file_record("signout_sheet", f"{flow['project']}:{period}", project_key=flow["project"],
+    retained_records.file_record("signout_sheet", f"{flow['project']}:{period}", project_key=flow["project"],
                                   title=f"回访记录签收表 {flow['project']} {period}", filed_by=actor.username)
     db.session.commit()
 
 
 def filings() -> list[dict]:
     """The filing register: each project's periods, their deadline, when filed, and whether late."""
-    from workflows.models import ProcessInstance
-
-    from .engine import get_engine, iso
-
     engine = get_engine()
     rows = []
     for instance in db.session.scalars(select(ProcessInstance).where(
@@ -342,22 +278,30 @@ def filings() -> list[dict]:
                      "period_end": data.get("period_end"), "filing_due": data.get("filing_due"),
                      "filed_at": data.get("filed_at"), "late": data.get("late"),
                      "forms_filed": data.get("forms_filed"), "status": instance.status,
-                     "overdue": instance.status == "running" and _utc(datetime.fromisoformat(data["filing_due"]))
-                     < clock.now(), "instance_id": instance.id, "started_at": iso(instance.started_at)})
+                     "overdue": instance.status == "running" and localtime.utc(data["filing_due"]) < clock.now(),
+                     "instance_id": instance.id, "started_at": localtime.iso(instance.started_at)})
     return rows
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _connected: list[bool] = []
 
 
 def connect() -> None:
-    from . import retention_records
-
     if not _connected:
         event.listen(Session, "before_flush", _stamp_and_guard)
         _connected.append(True)
-    retention_records.connect()
+    retained_records.connect()
+
+
+def _on_policy_changed(_sender, reason: str = "", **_kwargs) -> None:
+    recalculate_retention(reason)
+
+
+def init_app(app) -> None:
+    """Guards of filed records, the destruction and filing flows' bookkeeping, and removal dates that follow
+    a changed retention period."""
+    connect()
+    signals.policy_changed.connect(_on_policy_changed, weak=False)
+    registered = hooks(app)
+    registered.after_completing((DESTRUCTION_PROCESS,), after_destruction_step)
+    registered.after_completing((FILING_PROCESS,), after_filing_step)

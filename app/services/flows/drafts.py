@@ -6,10 +6,11 @@ from sqlalchemy import delete, select, update
 from workflows import clock
 from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, Problem
+from workflows.localtime import iso
 
-from ..extensions import db
-from ..models.inbox import TaskDraft
-from .engine import get_engine
+from ...extensions import db
+from ...models.inbox import TaskDraft
+from ..engine import get_engine
 from .inbox import require_may_work
 
 
@@ -52,6 +53,4 @@ def discard(task_id: str) -> None:
 def to_dict(draft: TaskDraft | None) -> dict | None:
     if draft is None:
         return None
-    from .engine import iso
-
     return {"task_id": draft.task_id, "data": draft.data, "revision": draft.revision, "saved_at": iso(draft.saved_at)}

@@ -12,9 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from workflows import clock
 from workflows.actor import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.models import EngineEvent
 
-from ..extensions import db
-from ..models.stats import Capa
+from ...extensions import db
+from ...models.stats import Capa
+from ..engine import get_engine
+from ..records.audit import record
+from . import detection
 from .kpis import period_bounds
 
 PROCESS = "capa"
@@ -22,10 +26,6 @@ STEPS = ["analysis", "measures", "review", "approve", "implement", "verify", "re
 
 
 def start_capa(finding_key: str, period: str, actor: Actor, project: str | None = None) -> Capa:
-    from . import detection
-    from .audit import record
-    from .engine import get_engine
-
     if not (finding_key or "").strip():
         raise InvalidInput(Problem("name the finding to act on", field="finding_key"))
     found_period, _start, _end = period_bounds(period)
@@ -70,10 +70,8 @@ def _jsonable(value):
     return str(value)
 
 
-def after_capa_step(bpmn_id: str, instance_id: int) -> None:
+def after_capa_step(_process: str, _bpmn_id: str, instance_id: int, _actor: Actor, _data: dict) -> None:
     """Keep the CAPA row's status with its flow (in progress / closed)."""
-    from .engine import get_engine
-
     capa = db.session.scalar(select(Capa).where(Capa.instance_id == instance_id))
     if capa is None:
         return
@@ -87,10 +85,6 @@ def after_capa_step(bpmn_id: str, instance_id: int) -> None:
 
 def capa_sheet(capa_id: int) -> dict:
     """Everything the 纠正与预防措施实施表 prints: the finding, each step's answers, who and when."""
-    from workflows.models import EngineEvent
-
-    from .engine import get_engine
-
     capa = db.session.get(Capa, capa_id)
     if capa is None:
         raise NotFound(f"CAPA {capa_id} does not exist")

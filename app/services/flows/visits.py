@@ -8,59 +8,38 @@ and ``workflows.policy``) — this module never restates them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from workflows import clock
+from workflows import clock, localtime, policy as policy_rules
 from workflows.actor import Actor
+from workflows.engine import running_instance_id
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
+from workflows.localtime import iso, utc
+from workflows.models import HumanTask
+from workflows.policy.reporting import period_containing
 
-from .. import signals
-from ..extensions import db
-from ..models.visit import Visit, VisitForm, VisitSerial
-from . import shredding
-from .engine import get_engine
+from ... import signals
+from ...extensions import db
+from ...models.intake import ServiceEvent
+from ...models.stats import VisitTheme
+from ...models.visit import Visit, VisitForm, VisitSerial
+from ..engine import get_engine
+from ..intake.events import OPEN_EVENT_STATUSES, complete_event
+from ..policy import effective_policy
+from ..records import shredding
 
 SYSTEM = Actor("system", frozenset({"Supervisor"}))
+# The flows whose instances carry a Visit row (started by start_visit).
+VISIT_PROCESSES = ("followup_visit", "complaint_case", "repair_followup")
 OPEN_STATUSES = ("planned", "in_progress", "review")
 # Categories visited through followup_visit once the service is completed (§2); complaints go through
 # complaint_case first, repairs through the monthly sample (SMP-01/02).
 VISIT_CATEGORIES = {"special_service", "help", "emergency_patient", "publication_event", "decoration",
                     "survey_item", "other"}
-
-
-def _policy_module():
-    """POLICY's pure functions, once that slice has landed (None before)."""
-    try:
-        import workflows.policy as policy
-    except ImportError:
-        return None
-    return policy
-
-
-def _effective_policy(project_key: str) -> dict:
-    try:
-        from .policy import effective_policy
-    except ImportError:
-        return {"params": {}, "profile_version_id": None}
-    return effective_policy(project_key)
-
-
-def _local_year(at: datetime) -> int:
-    return at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
-
-
-def _aware(value) -> datetime | None:
-    """UTC, as every timestamp is stored (SQLite keeps only the wall time of what it is given)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------- links in notifications
@@ -72,8 +51,6 @@ def visit_link(visit: Visit) -> str:
 
 def open_task_link(instance_id: int | None, bpmn_id: str) -> str | None:
     """The inbox page of the instance's open task ``bpmn_id``, if there is one."""
-    from workflows.models import HumanTask
-
     task_id = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
                                                          HumanTask.bpmn_id == bpmn_id).limit(1))
     return f"/inbox/task/{task_id}" if task_id else None
@@ -83,8 +60,6 @@ def flow_notify(users=None, roles=None, subject: str = "", body: str = "", task:
     """``notify(...)`` in BPMN scripts (FLOW-04 due-soon reminders, overdue escalation): in-app and e-mail
     notifications that commit or roll back with the engine step. ``task`` names the instance's open task
     to link to; otherwise the link is the visit's page."""
-    from workflows.engine import running_instance_id
-
     instance_id = running_instance_id()
     visit = db.session.scalar(select(Visit).where(Visit.instance_id == instance_id)) if instance_id else None
     link = (open_task_link(instance_id, task) if task else None) or (visit_link(visit) if visit else None)
@@ -93,17 +68,11 @@ def flow_notify(users=None, roles=None, subject: str = "", body: str = "", task:
                         kind="reminder", in_transaction=True)
 
 
-FLOW_SCRIPT_FUNCTIONS = {"notify": flow_notify}
-
-
 # ---------------------------------------------------------------- starting flows
 
 def _quarter_theme(project: str | None, at: datetime) -> str | None:
     """GOV-01: the theme published for the quarter of ``at`` (the project's own, else the company's)."""
-    from ..models.stats import VisitTheme
-    from workflows.policy.reporting import period_containing
-
-    quarter = period_containing(at, "quarter", ZoneInfo(current_app.config["TIMEZONE"])).label
+    quarter = period_containing(at, "quarter", localtime.zone()).label
     rows = dict(db.session.execute(select(VisitTheme.scope, VisitTheme.theme).where(
         VisitTheme.quarter == quarter, VisitTheme.scope.in_([project or "", "company"]))).all())
     return rows.get(project or "") or rows.get("company")
@@ -117,25 +86,24 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
     """Start a flow for one visit and record its Visit row (status planned). ``window`` replaces the
     profile's window for the category (the mid-term visit of a contract, AMB-19)."""
     trigger = trigger or clock.now()
-    policy = _effective_policy(project) if project else {"params": {}, "profile_version_id": None}
+    policy = effective_policy(project) if project else {"params": {}, "profile_version_id": None}
     data = {"service_event_id": service_event_id, "project": project, "household": household or "",
             "category": category, "severity": severity, "trigger": trigger.isoformat(),
             "policy": policy.get("params") or {}, "profile_version_id": policy.get("profile_version_id")}
     opens = due = None
-    module = _policy_module()
-    if module is not None and policy.get("params"):
+    if policy.get("params"):
         if process == "complaint_case":
-            explained = module.explain(policy["params"], category, trigger, severity=severity)
+            explained = policy_rules.explain(policy["params"], category, trigger, severity=severity)
             data["reply_due"], data["resolve_due"] = explained.get("reply_due"), explained.get("resolve_due")
         else:
             try:
-                opens, due = module.visit_window(policy["params"], category, trigger)
+                opens, due = policy_rules.visit_window(policy["params"], category, trigger)
                 data["policy_due"] = due.isoformat()
                 # §1.2: who visits and how, by category/severity and profile, for the planner to follow
-                explained = module.explain(policy["params"], category, trigger, severity=severity)
+                explained = policy_rules.explain(policy["params"], category, trigger, severity=severity)
                 data["visitor_role"] = explained.get("visitor_role")
                 data["allowed_methods"] = explained.get("allowed_methods")
-            except module.PolicyError:
+            except policy_rules.PolicyError:
                 opens = due = None  # the profile sets no window for this category: the planner's applies
     if window is not None:
         opens, due = window
@@ -147,12 +115,12 @@ def start_visit(category: str, *, project: str | None, household: str | None, ho
     engine = get_engine()
     now = clock.now()
     visit = Visit(category=category, project_key=project, household=household, household_id=household_id,
-                  service_event_id=service_event_id, severity=severity, window_opens=_aware(opens), due_at=_aware(due),
+                  service_event_id=service_event_id, severity=severity, window_opens=utc(opens), due_at=utc(due),
                   profile_version_id=policy.get("profile_version_id"), process_key=process,
                   instance_id=None, status="planned", revisits=0, created_at=now, updated_at=now,
-                  trigger_at=_aware(trigger), team=team, market_team=market_team)
+                  trigger_at=utc(trigger), team=team, market_team=market_team)
     if process == "complaint_case":  # §5.2 (KPI-15): the reply deadline; due_at is the resolve deadline
-        visit.reply_due, visit.due_at = _aware(data.get("reply_due")), _aware(data.get("resolve_due"))
+        visit.reply_due, visit.due_at = utc(data.get("reply_due")), utc(data.get("resolve_due"))
     db.session.add(visit)
     # The visit exists (flushed, not committed) before its flow: the flow's first event quotes the household,
     # sealed under the visit's trail key; the engine's commit links and commits both (crypto-shredding).
@@ -177,40 +145,38 @@ def start_for_event(event) -> list[Visit]:
     started = []
     if event.category == "complaint":
         if "complaint_case" not in already and event.status in ("received", "dispatched", "in_progress"):
-            started.append(start_visit("complaint", process="complaint_case", trigger=_aware(event.received_at),
+            started.append(start_visit("complaint", process="complaint_case", trigger=utc(event.received_at),
                                        **common))
     elif event.category in VISIT_CATEGORIES and event.status in ("completed", "closed") and not already:
         if event.category == "special_service" and event.contract_start and event.contract_end:
             # CAT-SP-01/AMB-19: a mid-term visit (midpoint ± the profile's half width) and an end visit
             # (the category's window after the contract ends); profiles without a mid-term (P000-6): end only.
-            start, end = _aware(event.contract_start), _aware(event.contract_end)
+            start, end = utc(event.contract_start), utc(event.contract_end)
             mid = _mid_term_window(project, start + (end - start) / 2)
             if mid is not None:
                 started.append(start_visit(event.category, trigger=start + (end - start) / 2, window=mid,
                                            extra={"stage": "mid"}, **common))
             started.append(start_visit(event.category, trigger=end, extra={"stage": "end"}, **common))
         else:
-            started.append(start_visit(event.category, trigger=_aware(event.completed_at) or clock.now(), **common))
+            started.append(start_visit(event.category, trigger=utc(event.completed_at) or clock.now(), **common))
     return started
 
 
 def _mid_term_window(project: str | None, midpoint: datetime) -> tuple[datetime, datetime] | None:
     """AMB-19: [midpoint − w, midpoint + w] in whole local days, w from the profile (7 days by default);
     None when the profile has no mid-term visit."""
-    params = _effective_policy(project).get("params") if project else None
+    params = effective_policy(project).get("params") if project else None
     if not params:
-        return _days_around(midpoint, 7, ZoneInfo(current_app.config["TIMEZONE"]))
+        return _days_around(midpoint, 7)
     mid = (params.get("categories", {}).get("special_service") or {}).get("mid_term_visit")
     if not mid:
         return None
-    return _days_around(midpoint, mid["half_width"]["n"], ZoneInfo(params.get("timezone") or "Asia/Shanghai"))
+    return _days_around(midpoint, mid["half_width"]["n"])
 
 
-def _days_around(moment: datetime, days: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    from workflows.policy.calendar import end_of_day, start_of_day
-
-    local = moment.astimezone(zone).date()
-    return start_of_day(local - timedelta(days=days), zone), end_of_day(local + timedelta(days=days), zone)
+def _days_around(moment: datetime, days: int) -> tuple[datetime, datetime]:
+    day = localtime.local_date(moment)
+    return localtime.day_start(day - timedelta(days=days)), localtime.day_end(day + timedelta(days=days))
 
 
 def on_service_event_recorded(sender, event=None, **_kwargs):
@@ -234,7 +200,7 @@ def sign_out_form(visit: Visit, username: str) -> VisitForm:
     transaction: numbers are neither reused nor skipped, even under concurrent sign-outs.
     """
     now = clock.now()
-    project, year = visit.project_key or "default", _local_year(now)
+    project, year = visit.project_key or "default", localtime.local(now).year
     for _attempt in range(5):
         bumped = db.session.execute(
             update(VisitSerial).where(VisitSerial.project_key == project, VisitSerial.year == year)
@@ -275,41 +241,6 @@ def void_form(form_id: int, username: str, reason: str) -> VisitForm:
 
 
 # ---------------------------------------------------------------- task completions
-
-def complete_task(task_id: str, actor: Actor, data: dict):
-    """engine.complete plus the visit bookkeeping; the API and the inbox call this."""
-    engine = get_engine()
-    task = engine.task(task_id)
-    bpmn_id, instance_id, process = task.bpmn_id, task.instance_id, task.process_key
-    if (process, bpmn_id) in (("followup_visit", "plan"), ("followup_visit", "visit"), ("repair_followup", "visit")):
-        check_visitor_and_method(bpmn_id, engine.workflow_data(instance_id), data)
-    from .drafts import discard
-
-    discard(task_id)  # in the completion's transaction: a refused completion keeps the draft
-    instance = engine.complete(task_id, actor, data)
-    if process == "record_destruction":  # RET-14: the witnessed step destroys the records
-        from .retention import after_destruction_step
-
-        after_destruction_step(bpmn_id, instance_id, actor, data)
-        return instance
-    if process == "record_filing":  # RET-02: the period's sign-out sheets are filed with the forms
-        from .retention import after_filing_step
-
-        after_filing_step(instance_id, actor)
-        return instance
-    if process == "capa":  # FLOW-14: the CAPA row follows its flow
-        from .capa import after_capa_step
-
-        after_capa_step(bpmn_id, instance_id)
-        return instance
-    if process in ("monthly_summary", "rate_report", "period_statistics"):  # §4.2/§4.4 periodic reports
-        from .reports import after_report_step
-
-        after_report_step(process, bpmn_id, instance_id, actor, data)
-        return instance
-    after_task_completed(process, bpmn_id, instance_id, actor, data)
-    return instance
-
 
 def check_visitor_and_method(bpmn_id: str, flow: dict, data: dict) -> None:
     """§1.2: the profile says who visits (visitor_role, by category or complaint severity) and how
@@ -383,14 +314,14 @@ def after_task_completed(process: str, bpmn_id: str, instance_id: int, actor: Ac
         _followup_step(visit, bpmn_id, actor, data, flow)
     elif process == "repair_followup" and bpmn_id == "visit":
         visit.method, visit.result = data.get("method"), "satisfied" if data.get("satisfied") else "unsatisfied"
-        visit.visited_at, visit.success, visit.satisfied = _aware(data.get("visited_at")) or clock.now(), True, \
+        visit.visited_at, visit.success, visit.satisfied = utc(data.get("visited_at")) or clock.now(), True, \
             bool(data.get("satisfied"))
         if not data.get("satisfied"):
             visit.revisits += 1
             visit.status = "in_progress"
     elif process == "complaint_case" and bpmn_id in ("reply", "resolve"):  # KPI-15: SLA compliance
         if bpmn_id == "reply" and visit.replied_at is None:  # the declared reply time, never after it was recorded
-            declared = _aware(data.get("replied_at"))
+            declared = utc(data.get("replied_at"))
             visit.replied_at = min(declared, clock.now()) if declared else clock.now()
         elif bpmn_id == "resolve":
             visit.resolved_at = clock.now()
@@ -411,7 +342,7 @@ def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: d
     if bpmn_id == "plan":
         visit.visitor, visit.method, visit.status = data.get("visitor"), data.get("method"), "in_progress"
         if flow.get("visit_due"):
-            visit.due_at = _aware(flow["visit_due"])
+            visit.due_at = utc(flow["visit_due"])
         if not visit.serial:
             sign_out_form(visit, actor.username)
         # FLOW-02: the supervisor's plan notifies the visitor.
@@ -422,7 +353,7 @@ def _followup_step(visit: Visit, bpmn_id: str, actor: Actor, data: dict, flow: d
     elif bpmn_id == "visit":
         visit.method = data.get("method") or visit.method
         # KPI-02/04/05: every attempt is an actual visit; reached ones are successful and carry the scores
-        visit.visited_at = _aware(data.get("visited_at")) or clock.now()
+        visit.visited_at = utc(data.get("visited_at")) or clock.now()
         visit.success = flow.get("last_outcome") == "reached"
         visit.satisfied = bool(data.get("satisfied")) if visit.success else None
         visit.score_market, visit.score_operating = ((data.get("score_market"), data.get("score_operating"))
@@ -469,12 +400,9 @@ def _close_complaint_event(case: Visit) -> None:
     matter is then a new case, a repeat (FLOW-17/AMB-34), instead of joining a case that is over."""
     if case.service_event_id is None:
         return
-    from ..models.intake import ServiceEvent
-    from .intake import OPEN_EVENT_STATUSES, complete_event
-
     event = db.session.get(ServiceEvent, case.service_event_id)
     if event is not None and event.status in OPEN_EVENT_STATUSES:
-        complete_event(event.id, max(clock.now(), _aware(event.received_at)))
+        complete_event(event.id, max(clock.now(), utc(event.received_at)))
 
 
 # ---------------------------------------------------------------- merging (SMP-08/AMB-40)
@@ -496,8 +424,8 @@ def merge_candidates() -> list[list[Visit]]:
 
 
 def _overlap(a: Visit, b: Visit) -> bool:
-    a0, a1 = _aware(a.window_opens) or _aware(a.created_at), _aware(a.due_at)
-    b0, b1 = _aware(b.window_opens) or _aware(b.created_at), _aware(b.due_at)
+    a0, a1 = utc(a.window_opens) or utc(a.created_at), utc(a.due_at)
+    b0, b1 = utc(b.window_opens) or utc(b.created_at), utc(b.due_at)
     if a1 is None or b1 is None:
         return False
     return a0 <= b1 and b0 <= a1
@@ -528,8 +456,6 @@ def merge(keep_id: int, merge_ids: list[int], actor: Actor) -> Visit:
 def sync_status(visit: Visit) -> None:
     """Timers fire in the worker, outside the web layer: an overdue escalation (FLOW-04) shows up as
     an open handle_overdue task, which is folded into the row when it is read."""
-    from workflows.models import HumanTask
-
     if visit.status in OPEN_STATUSES and visit.instance_id and db.session.scalar(
             select(HumanTask.id).where(HumanTask.instance_id == visit.instance_id,
                                        HumanTask.bpmn_id == "handle_overdue").limit(1)):
@@ -538,8 +464,6 @@ def sync_status(visit: Visit) -> None:
 
 
 def visit_to_dict(visit: Visit) -> dict:
-    from .engine import iso
-
     return {
         "id": visit.id, "category": visit.category, "project": visit.project_key, "household": visit.household,
         "household_id": visit.household_id, "service_event_id": visit.service_event_id, "severity": visit.severity,
@@ -553,8 +477,6 @@ def visit_to_dict(visit: Visit) -> dict:
 
 
 def form_to_dict(form: VisitForm) -> dict:
-    from .engine import iso
-
     return {"id": form.id, "visit_id": form.visit_id, "serial": form.serial, "number": form.number,
             "year": form.year, "project": form.project_key, "status": form.status,
             "signed_out_by": form.signed_out_by, "signed_out_at": iso(form.signed_out_at),

@@ -4,14 +4,15 @@ values turned back into typed data for the schema check."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+
+from workflows import localtime
 
 
 def _properties(schema: dict | None) -> dict:
     return (schema or {}).get("properties") or {}
 
 
-def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Shanghai") -> dict:
+def coerce_form_data(schema: dict | None, posted) -> dict:
     """Typed values from a posted HTML form; empty optional fields are left out.
 
     A value that does not parse is kept as posted, so the schema check reports it by field name.
@@ -32,9 +33,9 @@ def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Sha
                 data[name] = int(raw) if kind == "integer" else float(raw)
             except ValueError:
                 data[name] = raw
-        elif prop.get("format") == "date-time" and "+" not in raw and not raw.endswith("Z"):
+        elif prop.get("format") == "date-time":
             try:
-                data[name] = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone_name)).isoformat()
+                data[name] = localtime.from_local_input(raw).isoformat()
             except ValueError:
                 data[name] = raw
         else:
@@ -42,22 +43,23 @@ def coerce_form_data(schema: dict | None, posted, timezone_name: str = "Asia/Sha
     return data
 
 
-def form_spec(form: dict, values: dict, errors: dict, timezone_name: str = "Asia/Shanghai") -> dict:
+def form_spec(form: dict, values: dict, errors: dict) -> dict:
     """Everything the form renderer draws: schema, UI hints, current values (date-times in the
     company's local time, as a datetime-local field shows them) and the server's field errors."""
     schema = form.get("schema") or {"type": "object", "properties": {}}
     shown = dict(values)
     for name, prop in _properties(schema).items():
         if prop.get("format") == "date-time" and isinstance(shown.get(name), str):
-            shown[name] = _local_input(shown[name], timezone_name)
+            shown[name] = _local_input(shown[name])
     return {"schema": schema, "ui": form.get("ui_schema") or {}, "values": shown, "errors": errors}
 
 
-def _local_input(value: str, timezone_name: str) -> str:
+def _local_input(value: str) -> str:
+    """A stored date-time as a datetime-local field shows it: local wall time, to the minute."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return value
     if moment.tzinfo is None:
         return moment.strftime("%Y-%m-%dT%H:%M")
-    return moment.astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m-%dT%H:%M")
+    return localtime.local(moment).strftime("%Y-%m-%dT%H:%M")

@@ -32,20 +32,22 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import has_app_context
+from flask import current_app, has_app_context
+from flask_babel import gettext
 from sqlalchemy import and_, bindparam, event, or_, select, update
-from sqlalchemy.orm import Session
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
-from workflows import clock
+from workflows import clock, localtime
 
-from ..models.audit import TrailKey
+from ...models.audit import TrailKey
+from ...models.intake import Customer, Household, ServiceEvent, WorkOrder
+from ...models.visit import Visit, VisitForm
 
 SEALED = "sealed"
 # The CRUD entries' values (before/after) and the engine events' submitted form data are the personal parts.
@@ -82,9 +84,6 @@ class KeyRow:
 
 def subject_of(obj) -> Subject | None:
     """The subject whose key seals an audited row's values (None: the row is nobody's personal record)."""
-    from ..models.intake import Customer, Household, ServiceEvent, WorkOrder
-    from ..models.visit import Visit, VisitForm
-
     if isinstance(obj, Visit):
         return Subject("visit", obj.id)
     if isinstance(obj, VisitForm):
@@ -208,8 +207,6 @@ class _EventKeys:
 
 
 def _event_keys() -> _EventKeys:
-    from flask import current_app
-
     return current_app.extensions.setdefault("huifang_trail_event_keys", _EventKeys())
 
 
@@ -259,8 +256,6 @@ _VISIT_OF_INSTANCE = None
 def _visit_of_instance():
     global _VISIT_OF_INSTANCE
     if _VISIT_OF_INSTANCE is None:
-        from ..models.visit import Visit
-
         visits = Visit.__table__
         _VISIT_OF_INSTANCE = select(
             visits.c.id, _KEYS.c.id.label("key_id"), _KEYS.c.key, _KEYS.c.destroyed_at, _KEYS.c.destroyed_in
@@ -349,7 +344,7 @@ def key_ids(details_list) -> set[int]:
     return {d[SEALED].get("key") for d in details_list if is_sealed(d)}
 
 
-def open_details(details, ring: Keyring, zone: ZoneInfo | None = None) -> tuple[dict, Destroyed | None]:
+def open_details(details, ring: Keyring) -> tuple[dict, Destroyed | None]:
     """The details as written (sealed values decrypted when the key exists), and ``Destroyed`` when it was
     shredded: then each sealed key reads as the marker "destroyed with the record (RET-14), <date>", with the
     names of its fields."""
@@ -367,28 +362,24 @@ def open_details(details, ring: Keyring, zone: ZoneInfo | None = None) -> tuple[
             pass  # not this key's ciphertext: as unreadable as a shredded one
     destroyed = Destroyed(envelope.get("subject", ""), key.destroyed_at if key else None,
                           key.destroyed_in if key else None)
-    text = marker(destroyed, zone)
+    text = marker(destroyed)
     for name, fields in (envelope.get("fields") or {}).items():
         clear[name] = f"{text} [{', '.join(fields)}]" if fields else text
     return clear, destroyed
 
 
-def marker(destroyed: Destroyed, zone: ZoneInfo | None = None) -> str:
-    from flask_babel import gettext
-
+def marker(destroyed: Destroyed) -> str:
     if destroyed.at is None:
         return gettext("destroyed with the record (RET-14)")
-    at = destroyed.at if destroyed.at.tzinfo else destroyed.at.replace(tzinfo=timezone.utc)
-    return gettext("destroyed with the record (RET-14), %(date)s",
-                   date=at.astimezone(zone or timezone.utc).strftime("%Y-%m-%d"))
+    return gettext("destroyed with the record (RET-14), %(date)s", date=localtime.shown_date(destroyed.at))
 
 
-def opened(rows, get, connection, zone: ZoneInfo | None = None) -> list[tuple[object, dict, Destroyed | None]]:
+def opened(rows, get, connection) -> list[tuple[object, dict, Destroyed | None]]:
     """Each row with its opened details (``get(row)`` gives the stored details), keys fetched in one query."""
     ring = Keyring(connection)
     ring.load(key_ids(get(row) for row in rows))
     out = []
     for row in rows:
-        details, destroyed = open_details(get(row), ring, zone)
+        details, destroyed = open_details(get(row), ring)
         out.append((row, details, destroyed))
     return out

@@ -3,23 +3,22 @@ reassignment, and a task's case history. Reads the engine's task rows, never a w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.actor import Actor
 from workflows.errors import Forbidden, InvalidInput, Problem
 from workflows.inbox import count_open_tasks, open_task_branches, open_tasks_query
 from workflows.models import HumanTask
 
-from ..extensions import db
-from ..models.intake import CATEGORIES, Project, ServiceEvent, WorkOrder
-from ..models.visit import Visit
-from .engine import get_engine
-from .intake import customer_names
+from ...extensions import db
+from ...models.intake import CATEGORIES, Project, ServiceEvent, WorkOrder
+from ...models.visit import Visit
+from ..engine import get_engine
+from ..intake.events import customer_names
 
 SCOPES = ("mine", "roles")
 ORDERS = ("due", "-due")
@@ -99,28 +98,19 @@ class InboxPage:
         self.pages = max(1, -(-self.total // self.per_page))
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def urgency(due_at: datetime | None, now: datetime, zone: ZoneInfo, soon_hours: int) -> str | None:
+def urgency(due_at: datetime | None, now: datetime, soon_hours: int) -> str | None:
     """'overdue' once the deadline passed, 'today' when it falls on today's local date, 'soon' within
     the next ``soon_hours``; None otherwise."""
     if due_at is None:
         return None
-    if due_at.tzinfo is None:  # SQLite hands back naive UTC
-        due_at = due_at.replace(tzinfo=ZoneInfo("UTC"))
+    due_at = localtime.utc(due_at)
     if due_at <= now:
         return "overdue"
-    if due_at.astimezone(zone).date() == now.astimezone(zone).date():
+    if localtime.local_date(due_at) == localtime.local_date(now):
         return "today"
     if due_at - now <= timedelta(hours=soon_hours):
         return "soon"
     return None
-
-
-def _local_day_start(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, zone)
 
 
 def inbox_page(actor: Actor, scope: str, filt: InboxFilter) -> InboxPage:
@@ -146,11 +136,10 @@ def _filtered(actor: Actor, scope: str, filt: InboxFilter, offset: int):
         query = query.where(Visit.category == filt.category)
     if filt.project:
         query = query.where(Visit.project_key == filt.project)
-    zone = _zone()
     if filt.due_from:
-        query = query.where(HumanTask.due_at >= _local_day_start(filt.due_from, zone))
+        query = query.where(HumanTask.due_at >= localtime.day_start(filt.due_from))
     if filt.due_to:
-        query = query.where(HumanTask.due_at < _local_day_start(filt.due_to + timedelta(days=1), zone))
+        query = query.where(HumanTask.due_at < localtime.day_start(filt.due_to + timedelta(days=1)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     due = HumanTask.due_at.desc().nulls_last() if filt.order == "-due" else HumanTask.due_at.asc().nulls_last()
     tasks = db.session.scalars(query.order_by(due, HumanTask.created_at, HumanTask.id)
@@ -159,7 +148,7 @@ def _filtered(actor: Actor, scope: str, filt: InboxFilter, offset: int):
 
 
 def _rows(tasks: list[HumanTask]) -> list[InboxRow]:
-    now, zone = clock.now(), _zone()
+    now = clock.now()
     soon = current_app.config["HUIFANG_DUE_SOON_HOURS"]
     visits = {v.instance_id: v for v in db.session.scalars(
         select(Visit).where(Visit.instance_id.in_({t.instance_id for t in tasks})))} if tasks else {}
@@ -168,7 +157,7 @@ def _rows(tasks: list[HumanTask]) -> list[InboxRow]:
     for task in tasks:
         visit = visits.get(task.instance_id)
         rows.append(InboxRow(
-            task=task, urgency=urgency(task.due_at, now, zone, soon),
+            task=task, urgency=urgency(task.due_at, now, soon),
             visit_id=visit.id if visit else None,
             household=(visit.household if visit else None) or task.business_key,
             customer=names.get(visit.household_id) if visit else None,
@@ -195,8 +184,8 @@ def filter_choices() -> dict[str, list]:
 
 def workload() -> dict:
     """Open tasks per assignee (and per role for the unclaimed ones): total, overdue, due today."""
-    now, zone = clock.now(), _zone()
-    tomorrow = _local_day_start(now.astimezone(zone).date() + timedelta(days=1), zone)
+    now = clock.now()
+    tomorrow = localtime.day_start(localtime.today() + timedelta(days=1))
     overdue = func.sum(case((HumanTask.due_at <= now, 1), else_=0))
     today = func.sum(case((and_(HumanTask.due_at > now, HumanTask.due_at < tomorrow), 1), else_=0))
     people = db.session.execute(

@@ -1,6 +1,6 @@
 """Retention classes beyond visits (AMB-10): each filed record gets its removal date from the project's
 profile when it is filed, keeps it read-only, and goes through the same legal hold and supervised
-destruction as visits (app/services/retention.py).
+destruction as visits (retention.py beside this file).
 
 Classes and the profile keys of their periods (``retention`` object of the profile):
 - ``signout_sheet``, ``monthly_summary``: ``visit_record_years`` (2 by default, RET-01), from filing;
@@ -11,17 +11,19 @@ Classes and the profile keys of their periods (``retention`` object of the profi
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from workflows import clock
+from workflows import clock, localtime
 from workflows.errors import Conflict, InvalidInput, NotFound, Problem
 
-from ..extensions import db
-from ..models.retention import RECORD_CLASSES, RetainedRecord
+from ...extensions import db
+from ...models.intake import Customer, Household
+from ...models.retention import RECORD_CLASSES, RetainedRecord
+from ..policy import effective_policy
+from .audit import current_username
+from .periods import hold, release, retain_until
 
 YEARS = {  # record class → (profile key, default years)
     "signout_sheet": ("visit_record_years", 2),
@@ -34,17 +36,13 @@ _RECORD_CHANGES = "huifang_retained_record_changes"  # session.info: changes thi
 
 
 def class_years(record_class: str, project_key: str | None) -> int:
-    from .visits import _effective_policy
-
     key, default = YEARS[record_class]
-    params = (_effective_policy(project_key).get("params") or {}) if project_key else {}
+    params = (effective_policy(project_key).get("params") or {}) if project_key else {}
     return int((params.get("retention") or {}).get(key, default))
 
 
 def _removal_date(record_class: str, project_key: str | None, filed_at: datetime) -> datetime:
-    from .retention import retain_until
-
-    return retain_until(filed_at, class_years(record_class, project_key), ZoneInfo(current_app.config["TIMEZONE"]))
+    return retain_until(filed_at, class_years(record_class, project_key))
 
 
 def file_record(record_class: str, reference: str, *, project_key: str | None, title: str | None,
@@ -78,16 +76,12 @@ def get(record_id: int) -> RetainedRecord:
 
 
 def place_hold(record_id: int, reason: str) -> RetainedRecord:
-    from .retention import hold
-
     record = get(record_id)
     hold(record, repr(record), reason)
     return record
 
 
 def release_hold(record_id: int, reason: str) -> RetainedRecord:
-    from .retention import release
-
     record = get(record_id)
     release(record, repr(record), reason)
     return record
@@ -105,8 +99,8 @@ def recalculate() -> int:
     db.session.info[_RECORD_CHANGES] = True
     try:
         for record in db.session.scalars(select(RetainedRecord).where(RetainedRecord.destroyed_at.is_(None))):
-            until = _removal_date(record.record_class, record.project_key, _utc(record.filed_at))
-            if _utc(record.retain_until) != until:
+            until = _removal_date(record.record_class, record.project_key, record.filed_at)
+            if record.retain_until != until:
                 record.retain_until = until
                 changed += 1
         db.session.flush()
@@ -119,8 +113,6 @@ def destroy(records: list[RetainedRecord], at: datetime) -> None:
     """The witnessed destruction: the record's title goes, the reference stays as its tombstone; a former
     customer's file loses its customers' personal data (names, phone and ID numbers, notes) — the household
     row stays, as the unit of the property it describes."""
-    from ..models.intake import Customer
-
     db.session.info[_RECORD_CHANGES] = True
     try:
         for record in records:
@@ -136,8 +128,7 @@ def destroy(records: list[RetainedRecord], at: datetime) -> None:
 
 
 def to_dict(record: RetainedRecord) -> dict:
-    from .engine import iso
-
+    iso = localtime.iso
     return {"id": record.id, "record_class": record.record_class, "reference": record.reference,
             "project": record.project_key, "title": record.title, "filed_by": record.filed_by,
             "filed_at": iso(record.filed_at), "retain_until": iso(record.retain_until),
@@ -145,24 +136,16 @@ def to_dict(record: RetainedRecord) -> dict:
             "destroyed_at": iso(record.destroyed_at)}
 
 
-def _utc(value: datetime) -> datetime:
-    from .retention import _utc as utc
-
-    return utc(value)
-
-
 # ---------------------------------------------------------------- guards and automatic filing
 
 def _guard_and_file(session: Session, _context, _instances) -> None:
     """Filed records are read-only but for their hold; a household whose customer left is filed as a
     former customer's file, and from then on its file (household and customers) is read-only too."""
-    from ..models.intake import Customer, Household
-
     if session.info.get(_RECORD_CHANGES):
         return
     for obj in [*session.dirty, *session.deleted]:
         if isinstance(obj, RetainedRecord) and (obj in session.deleted or _changed(obj) - HOLD_FIELDS):
-            raise Conflict(f"{obj!r} was filed on {obj.filed_at:%Y-%m-%d} and is read-only; "
+            raise Conflict(f"{obj!r} was filed on {localtime.shown_date(obj.filed_at)} and is read-only; "
                            "it can only be destroyed after its retention period")
     for obj in [*session.dirty, *session.deleted]:
         household = obj if isinstance(obj, Household) else obj.household if isinstance(obj, Customer) else None
@@ -173,8 +156,6 @@ def _guard_and_file(session: Session, _context, _instances) -> None:
                            f"(RET-11) and is read-only")
     for obj in session.dirty:
         if isinstance(obj, Household) and obj.former_customer and not _committed(obj, "former_customer"):
-            from .audit import current_username
-
             file_record("customer_file", f"household:{obj.id}", project_key=obj.project.key if obj.project else None,
                         title=f"住户档案 {obj.file_no}", filed_by=current_username())
 
