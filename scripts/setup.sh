@@ -2,7 +2,8 @@
 # Install everything Huifang needs; safe to run again (a second run does almost nothing).
 #   Debian packages (as root): CJK fonts and Pango for WeasyPrint, Chromium for browser tests,
 #   poppler-utils (pdftotext), PostgreSQL and Node.js/npm if they are missing.
-#   .venv with requirements.txt, the front-end packages (npm, app/frontend: the modeler bundle, Chart.js), and the compiled translations (app/translations/*/LC_MESSAGES/*.mo).
+#   .venv with requirements.txt, the front-end packages (npm, app/frontend: the modeler, instance viewer and
+#   decision-table bundles, Chart.js), and the compiled translations (app/translations/*/LC_MESSAGES/*.mo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -42,21 +43,26 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want_hash" ]; then
 fi
 
 # ---------------------------------------------------------------- front-end packages (no CDN at run time)
-# bpmn-js with its properties panel, and Chart.js, from the npm registry (pinned in app/frontend/package-lock.json):
-# the modeler bundled with esbuild into app/static/vendor/modeler, Chart.js copied to app/static/vendor/chartjs
-# (both git-ignored). Redone only when the sources change.
+# bpmn-js with its properties panel, dmn-js's decision table, and Chart.js, from the npm registry (pinned in
+# app/frontend/package-lock.json): bundled with esbuild into app/static/vendor/{modeler,viewer,dmn}, Chart.js copied
+# to app/static/vendor/chartjs (all git-ignored). Redone only when the sources change: the stamp hashes every file
+# under src/ with its name, so a new, renamed or removed source file rebuilds too.
 front=app/frontend
-vendor=app/static/vendor/modeler
+vendor=app/static/vendor
 lock_hash=$(sha256sum "$front/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$front/node_modules/.lock.sha256" 2>/dev/null || true)" != "$lock_hash" ]; then
   log "installing the front-end npm packages"
   (cd "$front" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$lock_hash" > "$front/node_modules/.lock.sha256"
 fi
-build_hash=$(cat "$front/package-lock.json" "$front/build.mjs" "$front"/src/* | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$vendor/.build.sha256" 2>/dev/null || true)" != "$build_hash" ] || [ ! -s "$vendor/huifang-modeler.js" ] \
-   || [ ! -s app/static/vendor/chartjs/chart.umd.min.js ]; then
-  log "building the modeler bundle and copying Chart.js"
+build_hash=$(cd "$front" && find package-lock.json build.mjs src -type f -print0 | LC_ALL=C sort -z \
+  | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+built=true
+for bundle in modeler/huifang-modeler.js viewer/huifang-viewer.js dmn/huifang-dmn.js chartjs/chart.umd.min.js; do
+  [ -s "$vendor/$bundle" ] || built=false
+done
+if [ "$(cat "$vendor/.build.sha256" 2>/dev/null || true)" != "$build_hash" ] || [ "$built" != true ]; then
+  log "building the modeler, instance viewer and decision-table bundles and copying Chart.js"
   (cd "$front" && node build.mjs)
   echo "$build_hash" > "$vendor/.build.sha256"
 fi

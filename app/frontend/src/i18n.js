@@ -3,32 +3,34 @@
 // own text, so it needs no dictionary. Everything bpmn-js, diagram-js, the properties panel and our own
 // entries pass through translate() is looked up here: palette, context pad, replace menu, properties groups
 // and entries, the panel header's element type ("Timer Boundary Event (Non Interrupting)" is composed).
+// The DMN editor's bundle passes its own dictionaries (dmn-js's texts), so neither bundle carries the other's.
 import zh from './zh.json';
 
 const DICTIONARIES = { zh };
 
 // Element type labels of the properties panel header: an event kind, a type, "(Non Interrupting)".
 function elementType(dictionary, template) {
+  const types = dictionary.elementTypes;
+  if (!types) return undefined;
   const match = /^(.+?)( \(Non Interrupting\))?$/.exec(template);
   const [, rest, nonInterrupting] = match;
   const suffix = nonInterrupting ? dictionary.nonInterrupting : '';
-  const types = dictionary.elementTypes;
   if (types[rest]) return types[rest] + suffix;
   const space = rest.indexOf(' ');
-  const kind = space > 0 && dictionary.eventKinds[rest.slice(0, space)];
+  const kind = space > 0 && (dictionary.eventKinds || {})[rest.slice(0, space)];
   if (kind && types[rest.slice(space + 1)]) return kind + types[rest.slice(space + 1)] + suffix;
   return undefined;
 }
 
-export function normalizeLocale(locale) {
+export function normalizeLocale(locale, dictionaries = DICTIONARIES) {
   const short = String(locale || '').toLowerCase().split(/[-_]/)[0];
-  return DICTIONARIES[short] ? short : 'en';
+  return dictionaries[short] ? short : 'en';
 }
 
 // translate(template, replacements) as bpmn-js calls it. Texts the dictionary lacks stay English and are
 // remembered in `missing` (the browser test asserts that nothing a process owner sees is missing).
-export function makeTranslate(locale, missing) {
-  const dictionary = DICTIONARIES[normalizeLocale(locale)];
+export function makeTranslate(locale, missing, dictionaries = DICTIONARIES) {
+  const dictionary = dictionaries[normalizeLocale(locale, dictionaries)];
   return function translate(template, replacements) {
     let text = template;
     if (dictionary && typeof template === 'string') {
@@ -64,18 +66,20 @@ function paletteTooltips(eventBus, canvas) {
   });
 }
 
-export function translateModule(locale) {
-  const lang = normalizeLocale(locale);
+export function translateModule(locale, dictionaries = DICTIONARIES) {
+  const lang = normalizeLocale(locale, dictionaries);
   const missing = new Set();
   function HuifangLabels(eventBus, canvas) {
     paletteTooltips(eventBus, canvas);
-    if (DICTIONARIES[lang]) localizeSearchCount(canvas.getContainer(), DICTIONARIES[lang].searchCount);
+    if (dictionaries[lang] && dictionaries[lang].searchCount) {
+      localizeSearchCount(canvas.getContainer(), dictionaries[lang].searchCount);
+    }
   }
   HuifangLabels.$inject = ['eventBus', 'canvas'];
   return {
     module: {
       __init__: ['huifangLabels'],
-      translate: ['value', makeTranslate(lang, missing)],
+      translate: ['value', makeTranslate(lang, missing, dictionaries)],
       huifangLabels: ['type', HuifangLabels],
     },
     locale: lang,

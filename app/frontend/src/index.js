@@ -8,6 +8,7 @@ import spiffworkflow from './spiffworkflow.json';
 import HuifangPropertiesProvider from './provider';
 import { translateModule } from './i18n';
 import { autoLayout } from './layout';
+import { collapsedHosts, diagramLabel, drawnIds, topLevelDiagrams } from './diagrams';
 
 const HuifangProviderModule = {
   __init__: ['huifangPropertiesProvider'],
@@ -64,7 +65,7 @@ function pageLocale(container) {
   return (marked && marked.dataset.locale) || document.documentElement.lang || 'en';
 }
 
-export function createModeler({ container, properties, roles, forms, locale }) {
+export function createModeler({ container, properties, roles, forms, locale, decisions }) {
   const i18n = translateModule(locale || pageLocale(container));
   const modeler = new BpmnModeler({
     container,
@@ -75,7 +76,7 @@ export function createModeler({ container, properties, roles, forms, locale }) {
     additionalModules: [i18n.module,
       ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, HuifangProviderModule] : [])],
     moddleExtensions: { spiffworkflow },
-    huifang: { roles: roles || [], forms: forms || new FormStore({}) },
+    huifang: { roles: roles || [], forms: forms || new FormStore({}), decisions: decisions || [] },
   });
   modeler.huifangLocale = i18n.locale;
   modeler.huifangUntranslated = i18n.missing;
@@ -116,14 +117,44 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
+// The shape a problem's element id stands for: the element's own, or for a process its pool (a problem of
+// the process as a whole, such as a missing start event, is shown on the pool). Undefined when not drawn here.
+function problemShape(registry, id) {
+  return registry.get(id) || registry.filter((e) => e.type === 'bpmn:Participant'
+    && e.businessObject.processRef && e.businessObject.processRef.id === id)[0];
+}
+
+// Select an element and bring it to the middle of the canvas at a readable zoom (on its own plane when it is
+// inside a collapsed sub-process).
+function zoomToElement(modeler, element) {
+  const canvas = modeler.get('canvas');
+  const root = canvas.findRoot(element);
+  if (root && root !== canvas.getRootElement()) canvas.setRootElement(root);
+  if (element.parent) modeler.get('selection').select(element);
+  const box = element.waypoints
+    ? element.waypoints.reduce((b, p) => ({ x1: Math.min(b.x1, p.x), y1: Math.min(b.y1, p.y), x2: Math.max(b.x2, p.x), y2: Math.max(b.y2, p.y) }),
+      { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity })
+    : { x1: element.x, y1: element.y, x2: element.x + element.width, y2: element.y + element.height };
+  if (!Number.isFinite(box.x1)) return;
+  const viewbox = canvas.viewbox();
+  const scale = Math.max(viewbox.scale, 1);
+  const width = viewbox.outer.width / scale;
+  const height = viewbox.outer.height / scale;
+  canvas.viewbox({ x: (box.x1 + box.x2) / 2 - width / 2, y: (box.y1 + box.y2) / 2 - height / 2, width, height });
+}
+
 export async function modelerPage(cfg) {
   const t = (key) => (cfg.strings && cfg.strings[key]) || key;
   const forms = new FormStore(cfg.forms);
-  const modeler = createModeler({ container: '#canvas', properties: '#properties', roles: cfg.roles, forms });
+  const modeler = createModeler({
+    container: '#canvas', properties: '#properties', roles: cfg.roles, forms, decisions: cfg.decisions,
+  });
   window.huifangModeler = modeler; // for the browser tests and the curious
   const status = $('#modeler-status');
+  const translate = modeler.get('translate');
   let dirty = false;
   let markers = [];
+  let shownProblems = [];
 
   function say(text, kind) {
     status.className = `alert alert-${kind || 'info'}`;
@@ -145,14 +176,23 @@ export async function modelerPage(cfg) {
     $('#problems-count').textContent = '0';
   }
 
+  // Problems from validate/deploy/upload: listed, and each one naming a drawn element is marked on it (a badge
+  // with the messages; on a collapsed sub-process too when the element is inside it). A click on the problem
+  // selects its element and zooms to it, opening the file's other diagram when the element is drawn there.
   function showProblems(problems) {
     clearProblems();
+    shownProblems = problems || [];
     const registry = modeler.get('elementRegistry');
     const canvas = modeler.get('canvas');
     const overlays = modeler.get('overlays');
     const list = $('#problems');
-    const perElement = {};
-    (problems || []).forEach((problem) => {
+    const perShape = new Map();
+    const otherDiagram = (id) => {
+      const definitions = modeler.getDefinitions();
+      const shown = modeler.huifangDiagramId;
+      return topLevelDiagrams(definitions).find((d) => d.id !== shown && drawnIds(definitions, d).has(id));
+    };
+    shownProblems.forEach((problem) => {
       const li = document.createElement('li');
       li.className = 'huifang-problem-item';
       const where = [problem.element_id, problem.line ? `${t('line')} ${problem.line}` : null, problem.field]
@@ -160,32 +200,76 @@ export async function modelerPage(cfg) {
       li.innerHTML = (where ? `<code>${escapeHtml(where)}</code> ` : '') + escapeHtml(problem.message);
       if (problem.element_id) {
         li.dataset.elementId = problem.element_id;
-        const element = registry.get(problem.element_id);
-        if (element) {
+        const shape = problemShape(registry, problem.element_id);
+        const elsewhere = shape ? null : otherDiagram(problem.element_id);
+        if (shape && shape.parent) {
           li.classList.add('huifang-problem-link');
-          li.addEventListener('click', () => {
-            modeler.get('selection').select(element);
-            try { canvas.scrollToElement(element); } catch (err) { /* a root element */ }
+          li.addEventListener('click', () => zoomToElement(modeler, shape));
+          [shape, ...collapsedHosts(registry, shape)].forEach((target) => {
+            if (!perShape.has(target)) perShape.set(target, []);
+            perShape.get(target).push(problem.message);
           });
-          if (!perElement[problem.element_id]) perElement[problem.element_id] = [];
-          perElement[problem.element_id].push(problem.message);
+        } else if (elsewhere) {
+          li.classList.add('huifang-problem-link');
+          li.dataset.diagramId = elsewhere.id;
+          li.addEventListener('click', async () => {
+            await showDiagram(elsewhere.id);
+            const moved = problemShape(modeler.get('elementRegistry'), problem.element_id);
+            if (moved) zoomToElement(modeler, moved);
+          });
         }
       }
       list.appendChild(li);
     });
-    Object.entries(perElement).forEach(([id, messages]) => {
-      const element = registry.get(id);
-      if (element.type !== 'bpmn:Process' && element.type !== 'bpmn:Collaboration') {
-        canvas.addMarker(id, 'huifang-problem');
-        markers.push(id);
-        overlays.add(id, 'huifang-problem', {
-          position: { top: -12, right: 12 },
-          html: `<div class="huifang-problem-badge" data-element-id="${escapeHtml(id)}" title="${escapeHtml(messages.join('\n'))}">${messages.length}</div>`,
-        });
-      }
+    perShape.forEach((messages, shape) => {
+      canvas.addMarker(shape, 'huifang-problem');
+      markers.push(shape.id);
+      overlays.add(shape, 'huifang-problem', {
+        position: { top: -12, right: 12 },
+        html: `<div class="huifang-problem-badge" data-element-id="${escapeHtml(shape.id)}" title="${escapeHtml(messages.join('\n'))}">${messages.length}</div>`,
+      });
     });
-    $('#problems-count').textContent = String((problems || []).length);
-    $('#problems-panel').classList.toggle('has-problems', (problems || []).length > 0);
+    $('#problems-count').textContent = String(shownProblems.length);
+    $('#problems-panel').classList.toggle('has-problems', shownProblems.length > 0);
+  }
+
+  // A file with several diagrams (bpmndi:BPMNDiagram of different processes or collaborations): say so, and let
+  // the owner pick the one shown. All of them are saved and deployed as they are; the picker only chooses the view.
+  function diagramPicker() {
+    const diagrams = topLevelDiagrams(modeler.getDefinitions());
+    let picker = $('#diagram-picker');
+    if (diagrams.length < 2) {
+      if (picker) picker.remove();
+      return;
+    }
+    if (!picker) {
+      picker = document.createElement('div');
+      picker.id = 'diagram-picker';
+      picker.className = 'alert alert-warning form-inline';
+      $('#modeler-area').before(picker);
+    }
+    const label = translate('This file holds {n} diagrams; the modeler shows one at a time. Shown:', { n: diagrams.length });
+    picker.innerHTML = `<label for="diagram-select">${escapeHtml(label)}</label> <select id="diagram-select" class="form-control input-sm">${
+      diagrams.map((d) => `<option value="${escapeHtml(d.id)}">${escapeHtml(diagramLabel(d))}</option>`).join('')}</select>`;
+    const select = picker.querySelector('select');
+    select.value = modeler.huifangDiagramId;
+    select.addEventListener('change', () => showDiagram(select.value));
+  }
+
+  // Show another diagram of the file: edits made in the one shown stay in the file (undo history does not).
+  async function showDiagram(diagramId) {
+    const wasDirty = dirty;
+    await modeler.open(diagramId);
+    modeler.huifangDiagramId = diagramId;
+    const canvas = modeler.get('canvas');
+    canvas.zoom('fit-viewport');
+    canvas.scroll({ dx: 100, dy: 0 });
+    dirty = wasDirty;
+    $('#modeler-dirty').textContent = dirty ? t('Unsaved changes') : '';
+    const select = $('#diagram-select');
+    if (select) select.value = diagramId;
+    document.body.dataset.diagram = diagramId;
+    showProblems(shownProblems);
   }
 
   async function currentXml() {
@@ -199,6 +283,12 @@ export async function modelerPage(cfg) {
     const laid = await layoutIfNeeded(xml);
     try {
       const { warnings } = await modeler.importXML(laid ? laid.xml : xml);
+      const shownRoot = modeler.get('canvas').getRootElement().businessObject;
+      const diagrams = topLevelDiagrams(modeler.getDefinitions());
+      const shown = diagrams.find((d) => d.plane.bpmnElement === shownRoot) || diagrams[0];
+      modeler.huifangDiagramId = shown ? shown.id : null;
+      document.body.dataset.diagram = modeler.huifangDiagramId || '';
+      diagramPicker();
       const canvas = modeler.get('canvas');
       canvas.zoom('fit-viewport');
       canvas.scroll({ dx: 100, dy: 0 }); // clear of the palette on the left

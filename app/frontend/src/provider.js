@@ -1,33 +1,25 @@
 // Huifang's properties: what the engine reads from a diagram, editable in the properties panel.
+//   any named element  spiffworkflow:property name="name_en" (the English name, next to the name)
 //   lane            spiffworkflow:property name="role"
 //   user task       formJsonSchemaFilename (+ the JSON Schema itself), formUiSchemaFilename, dueAt, assignee,
 //                   spiffworkflow:instructionsForEndUser
 //   timer event     timeDate / timeDuration / timeCycle as a Python expression (literals quoted: "P3D")
 //   script task     bpmn:script (Python, run in the sandbox)
+//   business rule   spiffworkflow:calledDecisionId (the DMN decision it runs)
 //   any activity    spiffworkflow:preScript / postScript
 //   sequence flow   condition (Python) out of an exclusive/inclusive gateway, and "default flow"
 import { CheckboxEntry, Group, SelectEntry, TextAreaEntry, TextFieldEntry, isCheckboxEntryEdited, isSelectEntryEdited,
          isTextAreaEntryEdited, isTextFieldEntryEdited } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { getBusinessObject, is, isAny } from 'bpmn-js/lib/util/ModelUtil';
+import { PROPS, extension, getProperty } from './extensions';
 
-const PROPS = 'spiffworkflow:Properties';
+export { getProperty };
 export const FORM = 'formJsonSchemaFilename';
 const UI_FORM = 'formUiSchemaFilename';
 const TIMER_KINDS = ['timeDate', 'timeDuration', 'timeCycle'];
 
 // ------------------------------------------------------------------ model helpers
-
-function extension(bo, type) {
-  const ext = bo.get('extensionElements');
-  return ext ? (ext.get('values') || []).find((v) => is(v, type)) : undefined;
-}
-
-export function getProperty(bo, name) {
-  const props = extension(bo, PROPS);
-  const prop = props && (props.get('properties') || []).find((p) => p.get('name') === name);
-  return prop ? prop.get('value') : undefined;
-}
 
 function ensureExtensionElements(element, bo, bpmnFactory, commandStack) {
   let ext = bo.get('extensionElements');
@@ -292,7 +284,39 @@ function textExtensionEntry(id, type, label, description) {
   });
 }
 
-export function huifangEntries(element, { roles, forms }) {
+// The decision table a business rule task runs (spiffworkflow:calledDecisionId, as SpiffBpmnParser reads it): a
+// choice among the decisions deployed beside the diagram when the page lists them ([{id, name}]), else its id.
+function decisionEntry(decisions) {
+  const id = 'huifang-decision';
+  const type = 'spiffworkflow:CalledDecisionId';
+  if (!decisions.length) {
+    return textEntry({
+      id, label: 'Decision table (DMN decision id)', description: 'For example: reply_deadline',
+      getValue: (element) => getText(getBusinessObject(element), type),
+      setValue: (element, value, bpmnFactory, commandStack) => setText(element, type, value, bpmnFactory, commandStack),
+    });
+  }
+  function Component(props) {
+    const { element } = props;
+    const bpmnFactory = useService('bpmnFactory');
+    const commandStack = useService('commandStack');
+    const translate = useService('translate');
+    const current = getText(getBusinessObject(element), type) || '';
+    return SelectEntry({
+      element, id, label: translate('Decision table (DMN decision id)'),
+      getValue: () => current,
+      setValue: (value) => setText(element, type, value, bpmnFactory, commandStack),
+      getOptions: () => {
+        const known = decisions.map((d) => ({ value: d.id, label: d.name ? `${d.name} (${d.id})` : d.id }));
+        const listed = !current || decisions.some((d) => d.id === current);
+        return [{ value: '', label: translate('— choose —') }, ...(listed ? [] : [{ value: current, label: current }]), ...known];
+      },
+    });
+  }
+  return { id, component: Component, isEdited: isSelectEntryEdited };
+}
+
+export function huifangEntries(element, { roles, forms, decisions }) {
   const entries = [];
   if (is(element, 'bpmn:Lane')) entries.push(roleEntry(roles));
   if (is(element, 'bpmn:UserTask')) {
@@ -306,6 +330,7 @@ export function huifangEntries(element, { roles, forms }) {
   }
   if (timerDefinition(element)) entries.push(...timerEntries());
   if (is(element, 'bpmn:ScriptTask')) entries.push(scriptEntry());
+  if (is(element, 'bpmn:BusinessRuleTask')) entries.push(decisionEntry(decisions || []));
   if (is(element, 'bpmn:SequenceFlow')) entries.push(...conditionEntries(element));
   if (is(element, 'bpmn:Activity')) {
     entries.push(textExtensionEntry('huifang-prescript', 'spiffworkflow:PreScript', 'Pre-script (Python)'));
@@ -314,11 +339,23 @@ export function huifangEntries(element, { roles, forms }) {
   return entries;
 }
 
+// The English name beside the name (names.js: the viewer shows it to English readers); for every element
+// the panel names.
+const englishName = propertyEntry('huifang-name-en', 'name_en', 'English name',
+                                  'Shown to readers of the English pages; the name above is the Chinese one.');
+
+function addEnglishName(groups) {
+  const general = groups.find((group) => group.id === 'general');
+  const at = general ? general.entries.findIndex((entry) => entry.id === 'name') : -1;
+  if (at >= 0) general.entries.splice(at + 1, 0, englishName);
+}
+
 export default function HuifangPropertiesProvider(propertiesPanel, injector, config) {
   const options = config || {};
   this.getGroups = (element) => (groups) => {
+    addEnglishName(groups);
     const entries = huifangEntries(element, {
-      roles: options.roles || [], forms: options.forms,
+      roles: options.roles || [], forms: options.forms, decisions: options.decisions || [],
     });
     // The generic timer group edits the same value with ISO-only hints; ours says the engine's rule.
     const kept = groups.filter((group) => !(entries.length && group.id === 'timer'));
